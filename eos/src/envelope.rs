@@ -1,0 +1,129 @@
+//! The message envelope: what a handler sees as `msg`.
+//!
+//! `{"sender": <actor id or null>, "payload": <any JSON>}` as in the original EOS, plus:
+//! `id` (the message id), `cause` (the id of the message whose handling sent this one) and
+//! `redelivered` (true when the message was `current` while the supervisor was killed, so the
+//! actor may have handled it already). A hand-written file that is not an envelope is
+//! delivered as the payload of an envelope with a null sender.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::id::{ActorId, MessageId};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<MessageId>,
+    pub sender: Option<ActorId>,
+    pub payload: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<MessageId>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redelivered: bool,
+}
+
+impl Envelope {
+    pub fn new(id: MessageId, sender: Option<ActorId>, payload: Value) -> Self {
+        Envelope {
+            id: Some(id),
+            sender,
+            payload,
+            cause: None,
+            redelivered: false,
+        }
+    }
+}
+
+/// Whether a JSON value already is an envelope (an object with `sender` and `payload`).
+pub fn is_envelope(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|o| o.contains_key("sender") && o.contains_key("payload"))
+}
+
+/// Turns whatever was written into `send/` into an envelope with an id.
+///
+/// Returns the envelope and whether it differs from what was on disk (then it must be written
+/// again; otherwise the file can simply be renamed). Extra fields of an envelope are kept.
+pub fn normalize(value: Value, id: &MessageId) -> Result<(Value, bool), String> {
+    if !is_envelope(&value) {
+        let mut object = Map::new();
+        object.insert("id".into(), id.as_str().into());
+        object.insert("sender".into(), Value::Null);
+        object.insert("payload".into(), value);
+        return Ok((Value::Object(object), true));
+    }
+    let Value::Object(mut object) = value else {
+        unreachable!("is_envelope checked for an object")
+    };
+    match &object["sender"] {
+        Value::Null => {}
+        Value::String(s) => {
+            ActorId::parse(s).map_err(|e| format!("the envelope's sender is not valid: {e}"))?;
+        }
+        other => return Err(format!("the envelope's sender must be an actor id or null, not {other}")),
+    }
+    match object.get("id") {
+        None => {}
+        Some(Value::String(s)) if MessageId::parse(s).is_ok() => {
+            return Ok((Value::Object(object), false));
+        }
+        Some(other) => return Err(format!("the envelope's id is not a valid message id: {other}")),
+    }
+    object.insert("id".into(), id.as_str().into());
+    Ok((Value::Object(object), true))
+}
+
+/// Marks an envelope as delivered again after a supervisor restart.
+pub fn mark_redelivered(value: &mut Value) {
+    if let Value::Object(object) = value {
+        object.insert("redelivered".into(), Value::Bool(true));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn id() -> MessageId {
+        MessageId::parse("m1").unwrap()
+    }
+
+    #[test]
+    fn plain_json_is_wrapped_with_a_null_sender() {
+        let (env, changed) = normalize(json!({"inc": 1}), &id()).unwrap();
+        assert!(changed);
+        assert_eq!(env, json!({"id": "m1", "sender": null, "payload": {"inc": 1}}));
+        let (env, _) = normalize(json!(5), &id()).unwrap();
+        assert_eq!(env["payload"], json!(5));
+    }
+
+    #[test]
+    fn envelopes_keep_their_fields_and_get_an_id() {
+        let original = json!({"sender": "a", "payload": 1, "extra": true});
+        let (env, changed) = normalize(original, &id()).unwrap();
+        assert!(changed);
+        assert_eq!(env["extra"], json!(true));
+        assert_eq!(env["id"], json!("m1"));
+        let (_, changed) = normalize(env, &id()).unwrap();
+        assert!(!changed, "an envelope with an id is renamed, not rewritten");
+    }
+
+    #[test]
+    fn bad_senders_are_refused() {
+        assert!(normalize(json!({"sender": "../x", "payload": 1}), &id()).is_err());
+        assert!(normalize(json!({"sender": 5, "payload": 1}), &id()).is_err());
+        assert!(normalize(json!({"sender": null, "payload": 1, "id": 7}), &id()).is_err());
+    }
+
+    #[test]
+    fn envelopes_parse_into_the_typed_form() {
+        let mut value = json!({"id": "m1", "sender": null, "payload": [1], "cause": "m0"});
+        mark_redelivered(&mut value);
+        let env: Envelope = serde_json::from_value(value).unwrap();
+        assert!(env.redelivered);
+        assert_eq!(env.cause.unwrap().as_str(), "m0");
+    }
+}

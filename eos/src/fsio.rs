@@ -1,0 +1,146 @@
+//! File operations that other processes can rely on.
+//!
+//! Whatever another process may read is written to a hidden temp file in the same directory,
+//! fsynced, then renamed into place: a reader sees the old file or the new one, never half of
+//! one. Moves never overwrite: a file set aside keeps its name, or gets a numbered one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+use serde::Serialize;
+
+/// Writes `bytes` to `path` atomically (temp file, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_data()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes `value` as pretty JSON (sorted keys, trailing newline) to `path` atomically.
+pub fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// A hidden, unique temp name beside `path`; readers ignore it.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(
+        ".{name}.{}.{:08x}.tmp",
+        std::process::id(),
+        fastrand::u32(..)
+    ))
+}
+
+/// Reads a whole file, refusing one larger than `limit` bytes.
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let len = file.metadata()?.len();
+    if len > limit {
+        bail!("it is {len} bytes, more than the limit of {limit} bytes");
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        bail!("it grew past the limit of {limit} bytes while being read");
+    }
+    Ok(bytes)
+}
+
+/// Renames `from` to `to` unless `to` exists (then `Ok(false)`).
+pub fn rename_no_replace(from: &Path, to: &Path) -> io::Result<bool> {
+    match renameat2(AT_FDCWD, from, AT_FDCWD, to, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => Ok(true),
+        Err(nix::errno::Errno::EEXIST) => Ok(false),
+        // Some filesystems lack RENAME_NOREPLACE; fall back to a checked plain rename.
+        Err(nix::errno::Errno::EINVAL) if !to.exists() => fs::rename(from, to).map(|()| true),
+        Err(e) => Err(io::Error::from(e)),
+    }
+}
+
+/// Moves `from` into `dir` as `name`, or as `name` with a number added if that is taken.
+/// Returns where it went.
+pub fn move_unique(from: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
+    let (stem, ext) = match name.rfind('.') {
+        Some(dot) if dot > 0 => name.split_at(dot),
+        _ => (name, ""),
+    };
+    for n in 0u32.. {
+        let candidate = if n == 0 {
+            dir.join(name)
+        } else {
+            dir.join(format!("{stem}.{n}{ext}"))
+        };
+        if rename_no_replace(from, &candidate)? {
+            return Ok(candidate);
+        }
+    }
+    unreachable!("u32 names exhausted")
+}
+
+/// The names in `dir`, as UTF-8 strings; names that are not UTF-8 are skipped (no EOS file
+/// has one).
+pub fn names(dir: &Path) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        if let Ok(name) = entry?.file_name().into_string() {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        write_json_atomic(&path, &serde_json::json!({"b": 1, "a": 2})).unwrap();
+        write_json_atomic(&path, &serde_json::json!({"b": 3})).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "{\n  \"b\": 3\n}\n");
+        assert_eq!(names(dir.path()).unwrap(), vec!["state.json"]);
+    }
+
+    #[test]
+    fn moves_never_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("dead");
+        fs::create_dir(&dest).unwrap();
+        let mut landed = Vec::new();
+        for body in ["1", "2", "3"] {
+            let src = dir.path().join("a::b.json");
+            fs::write(&src, body).unwrap();
+            landed.push(move_unique(&src, &dest, "a::b.json").unwrap());
+        }
+        let mut got = names(&dest).unwrap();
+        got.sort();
+        assert_eq!(got, vec!["a::b.1.json", "a::b.2.json", "a::b.json"]);
+        assert_eq!(fs::read_to_string(&landed[2]).unwrap(), "3");
+    }
+
+    #[test]
+    fn oversized_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        fs::write(&path, vec![b' '; 100]).unwrap();
+        assert!(read_limited(&path, 99).is_err());
+        assert_eq!(read_limited(&path, 100).unwrap().len(), 100);
+    }
+}

@@ -1,0 +1,296 @@
+//! Every directory and file name of the EOS protocol, in one place.
+//!
+//! The layout of a root is a public contract: shell scripts, editors and tools read and write
+//! these files directly. No other module spells a path or a file name; they ask this one.
+
+use std::path::{Path, PathBuf};
+
+use crate::id::{ActorId, MessageId};
+
+/// The root the supervisor and the CLI use when none is given, as in the original EOS.
+pub const DEFAULT_ROOT: &str = "/var/actors";
+
+/// The environment variable that names the root for the CLI (and is set for every actor).
+pub const ROOT_ENV: &str = "EOS_ROOT";
+
+/// The environment variable that carries an actor's own id (set for every actor).
+pub const ACTOR_ID_ENV: &str = "EOS_ACTOR_ID";
+
+/// The name of the message an actor is allowed to read, inside its spool.
+pub const CURRENT: &str = "current";
+
+const MESSAGE_EXT: &str = ".json";
+const SEND_SEPARATOR: &str = "::";
+const REASON_EXT: &str = ".reason";
+
+/// An EOS root: the directory that holds the whole running system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Root {
+    path: PathBuf,
+}
+
+impl Root {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Root { path: path.into() }
+    }
+
+    /// The root an actor belongs to, found from the send directory in its argv.
+    pub fn from_send_dir(send_dir: &Path) -> Option<Root> {
+        send_dir.parent().map(Root::new)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The supervisor's PID, for people and tools (`kill -USR1 $(cat .pid)`).
+    pub fn pid_file(&self) -> PathBuf {
+        self.path.join(".pid")
+    }
+
+    /// Held locked (flock) by the running supervisor, so that a stale `.pid` never blocks a
+    /// restart and two supervisors never share a root.
+    pub fn lock_file(&self) -> PathBuf {
+        self.path.join(".lock")
+    }
+
+    /// Where a supervisor started in the background by `eos up` writes its log.
+    pub fn supervisor_log(&self) -> PathBuf {
+        self.path.join("supervisor.log")
+    }
+
+    /// Spawn requests: `{"path": ..., "args": [...]}` files.
+    pub fn spawn_dir(&self) -> PathBuf {
+        self.path.join("spawn")
+    }
+
+    /// Outgoing messages: `{ACTOR_ID}::{RANDOM}.json` files.
+    pub fn send_dir(&self) -> PathBuf {
+        self.path.join("send")
+    }
+
+    /// One directory per actor.
+    pub fn running_dir(&self) -> PathBuf {
+        self.path.join("running")
+    }
+
+    /// Dead letters: messages that could not be routed or handled, each with a reason beside it.
+    pub fn dead_dir(&self) -> PathBuf {
+        self.path.join("dead")
+    }
+
+    /// Spawn requests that were refused, each with a reason beside it.
+    pub fn rejected_spawn_dir(&self) -> PathBuf {
+        self.dead_dir().join("spawn")
+    }
+
+    /// Every directory the supervisor creates at start.
+    pub fn dirs(&self) -> [PathBuf; 6] {
+        [
+            self.path.clone(),
+            self.spawn_dir(),
+            self.send_dir(),
+            self.running_dir(),
+            self.dead_dir(),
+            self.rejected_spawn_dir(),
+        ]
+    }
+
+    pub fn actor(&self, id: &ActorId) -> ActorDir {
+        ActorDir {
+            path: self.running_dir().join(id.as_str()),
+        }
+    }
+
+    /// A hidden directory in which a new actor's folder is prepared before it is renamed into
+    /// `running/`, so nobody ever sees a half-made actor.
+    pub fn staging_actor_dir(&self, id: &ActorId) -> PathBuf {
+        self.running_dir().join(format!(".{id}.new"))
+    }
+
+    /// Where a message to `to` is written to be sent.
+    pub fn send_file(&self, to: &ActorId, id: &MessageId) -> PathBuf {
+        self.send_dir().join(send_file_name(to, id))
+    }
+}
+
+/// The directory of one actor: `running/<id>/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorDir {
+    path: PathBuf,
+}
+
+impl ActorDir {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The actor's state, read before and written after every message.
+    pub fn state_file(&self) -> PathBuf {
+        self.path.join("state.json")
+    }
+
+    /// The actor's PID, for people and tools.
+    pub fn pid_file(&self) -> PathBuf {
+        self.path.join(".pid")
+    }
+
+    /// Pending messages, in delivery order by name, and `current`.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.path.join("spool")
+    }
+
+    /// The message the actor is handling now.
+    pub fn current_file(&self) -> PathBuf {
+        self.spool_dir().join(CURRENT)
+    }
+
+    /// What the supervisor knows of the process: running, exited (with its status), failed.
+    pub fn status_file(&self) -> PathBuf {
+        self.path.join("status.json")
+    }
+
+    /// How the actor was started (the accepted spawn request), so it can be started again.
+    pub fn spawn_record(&self) -> PathBuf {
+        self.path.join("spawn.json")
+    }
+
+    /// The actor's standard output and standard error.
+    pub fn log_file(&self) -> PathBuf {
+        self.path.join("actor.log")
+    }
+}
+
+/// The file name of a message to `to` in `send/`: `{ACTOR_ID}::{RANDOM}.json`.
+pub fn send_file_name(to: &ActorId, id: &MessageId) -> String {
+    format!("{to}{SEND_SEPARATOR}{id}{MESSAGE_EXT}")
+}
+
+/// Reads a name found in `send/`.
+///
+/// `Ok(None)`: not a message file at all (hidden, an editor artifact, not `.json`); leave it.
+/// `Err(reason)`: meant as a message but the name is malformed.
+pub fn parse_send_name(name: &str) -> Result<Option<(ActorId, MessageId)>, String> {
+    if is_ignored(name) {
+        return Ok(None);
+    }
+    let Some(stem) = name.strip_suffix(MESSAGE_EXT) else {
+        return Ok(None);
+    };
+    let Some((to, id)) = stem.split_once(SEND_SEPARATOR) else {
+        return Err(format!(
+            "the name `{name}` does not follow {{ACTOR_ID}}::{{RANDOM}}.json"
+        ));
+    };
+    let to = ActorId::parse(to).map_err(|e| format!("the name `{name}` is malformed: {e}"))?;
+    let id = MessageId::parse(id).map_err(|e| format!("the name `{name}` is malformed: {e}"))?;
+    Ok(Some((to, id)))
+}
+
+/// The name of a pending message in a spool. Names sort in delivery order, so `ls` shows the
+/// queue and renaming a file moves it in the queue.
+pub fn spool_file_name(seq: u64, id: &MessageId) -> String {
+    format!("{seq:012}-{id}{MESSAGE_EXT}")
+}
+
+/// The sequence number at the start of a spool name, if it has one.
+pub fn spool_seq(name: &str) -> Option<u64> {
+    let digits = name.split('-').next()?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The message id in a spool name written by the supervisor (`{seq}-{id}.json`), if any.
+pub fn spool_message_id(name: &str) -> Option<MessageId> {
+    let stem = name.strip_suffix(MESSAGE_EXT)?;
+    let (_, id) = stem.split_once('-')?;
+    MessageId::parse(id).ok()
+}
+
+/// Whether a name in a spool is a pending message (`current` is not pending: it is delivered).
+pub fn is_pending_name(name: &str) -> bool {
+    !is_ignored(name) && name.ends_with(MESSAGE_EXT)
+}
+
+/// Whether a name in `spawn/` is a spawn request.
+pub fn is_spawn_request_name(name: &str) -> bool {
+    !is_ignored(name) && name.ends_with(MESSAGE_EXT)
+}
+
+/// Files nobody in EOS reads: hidden files (including our own temp files), editor swap and
+/// backup files, and vim's `4913` write probe.
+pub fn is_ignored(name: &str) -> bool {
+    name.starts_with('.')
+        || name.ends_with('~')
+        || name == "4913"
+        || (name.starts_with('#') && name.ends_with('#'))
+        || [".swp", ".swo", ".swx", ".tmp", ".part"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+}
+
+/// The file beside `file` that says, for a person, why it was set aside.
+pub fn reason_file(file: &Path) -> PathBuf {
+    let mut name = file.file_name().unwrap_or_default().to_os_string();
+    name.push(REASON_EXT);
+    file.with_file_name(name)
+}
+
+/// The name under which a message is set aside: the `send/` name, so that moving it back into
+/// `send/` sends it again.
+pub fn dead_letter_name(to: &ActorId, id: &MessageId) -> String {
+    send_file_name(to, id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_names_round_trip() {
+        let to = ActorId::parse("counter").unwrap();
+        let id = MessageId::parse("abc123").unwrap();
+        let name = send_file_name(&to, &id);
+        assert_eq!(name, "counter::abc123.json");
+        assert_eq!(parse_send_name(&name), Ok(Some((to, id))));
+    }
+
+    #[test]
+    fn non_messages_are_ignored_and_bad_names_are_errors() {
+        for name in [
+            ".counter::a.json.swp",
+            "counter::a.json~",
+            "4913",
+            "notes.txt",
+            ".hidden.json",
+            "x.json.tmp",
+        ] {
+            assert_eq!(parse_send_name(name), Ok(None), "{name}");
+        }
+        for name in ["hello.json", "::a.json", "a::.json", "a b::c.json", "-rf::x.json"] {
+            assert!(parse_send_name(name).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn spool_names_sort_in_delivery_order() {
+        let id = MessageId::parse("m").unwrap();
+        let a = spool_file_name(9, &id);
+        let b = spool_file_name(10, &id);
+        assert!(a < b);
+        assert_eq!(spool_seq(&b), Some(10));
+        assert_eq!(spool_message_id(&b), Some(id));
+        assert!(is_pending_name(&a));
+        assert!(!is_pending_name(CURRENT));
+    }
+
+    #[test]
+    fn reason_sits_beside_the_file() {
+        assert_eq!(
+            reason_file(Path::new("/r/dead/a::b.json")),
+            Path::new("/r/dead/a::b.json.reason")
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! EOS: an actor system on the Linux filesystem and signals.
+//!
+//! This library owns the on-disk protocol that the supervisor, the CLI, the script actor and
+//! any Rust actor share: the layout of a root and every file name in it ([`layout`]), ids
+//! ([`id`]), the message envelope ([`envelope`]), atomic file I/O ([`fsio`]), dead letters
+//! ([`dead`]), spawn requests and actor status files, signalling by pidfd ([`pidfd`]), and the
+//! SDK with which a Rust program is an actor ([`sdk`]).
+
+pub mod dead;
+pub mod envelope;
+pub mod fsio;
+pub mod id;
+pub mod layout;
+pub mod pidfd;
+pub mod sdk;
+pub mod spawn_request;
+pub mod status;
+
+pub use envelope::Envelope;
+pub use id::{ActorId, MessageId};
+pub use layout::{ActorDir, Root};

@@ -1,0 +1,253 @@
+//! The actor side of the protocol, for actors written in Rust.
+//!
+//! An actor is started with `<id> <state file> <message file> <send dir> <args...>`. It waits
+//! for SIGUSR1, reads its state and the message, calls the handler, writes the new state
+//! atomically and deletes the message. [`Actor::run`] does all of that:
+//!
+//! ```no_run
+//! use eos::sdk::Actor;
+//! fn main() -> anyhow::Result<()> {
+//!     Actor::from_env()?.run(|_ctx, count: u64, _msg| Ok(count + 1))
+//! }
+//! ```
+//!
+//! SIGUSR1 is blocked and read from a signalfd, so the supervisor sees the actor as ready from
+//! its first instruction on and no wake-up is lost between two messages. SIGTERM and SIGINT
+//! end the loop after the message being handled.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::dead;
+use crate::envelope::Envelope;
+use crate::fsio;
+use crate::id::{ActorId, MessageId};
+use crate::layout::{self, Root};
+
+/// The seed's argv: what every actor is started with.
+#[derive(Debug, Clone)]
+pub struct Args {
+    pub id: ActorId,
+    pub state_file: PathBuf,
+    pub message_file: PathBuf,
+    pub send_dir: PathBuf,
+    /// The arguments of the spawn request.
+    pub extra: Vec<String>,
+}
+
+impl Args {
+    /// Reads the process's own argv.
+    pub fn from_env() -> Result<Self> {
+        Self::parse(std::env::args_os().skip(1))
+    }
+
+    pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Self> {
+        let mut args = args.into_iter();
+        let mut next = |what: &str| {
+            args.next().ok_or_else(|| {
+                anyhow!(
+                    "missing {what}: an actor is started as \
+                     <id> <state file> <message file> <send dir> [args...]"
+                )
+            })
+        };
+        let id = next("the actor id")?;
+        let id = ActorId::parse(&id.to_string_lossy()).map_err(|e| anyhow!(e))?;
+        let state_file = next("the state file")?.into();
+        let message_file = next("the message file")?.into();
+        let send_dir = next("the send directory")?.into();
+        let extra = args.map(|a| a.to_string_lossy().into_owned()).collect();
+        Ok(Args {
+            id,
+            state_file,
+            message_file,
+            send_dir,
+            extra,
+        })
+    }
+}
+
+/// What a handler can do besides returning the new state.
+pub struct Context<'a> {
+    args: &'a Args,
+    handling: Option<MessageId>,
+    outbox: Vec<(ActorId, Envelope)>,
+}
+
+impl Context<'_> {
+    /// This actor's id.
+    pub fn id(&self) -> &ActorId {
+        &self.args.id
+    }
+
+    /// The arguments of the spawn request.
+    pub fn args(&self) -> &[String] {
+        &self.args.extra
+    }
+
+    /// Sends `payload` to the actor `to`, once the handler has returned successfully (a failed
+    /// handler sends nothing). Returns the new message's id.
+    pub fn send(&mut self, to: &str, payload: Value) -> Result<MessageId> {
+        let to = ActorId::parse(to).map_err(|e| anyhow!("cannot send: {e}"))?;
+        let id = MessageId::generate();
+        let mut envelope = Envelope::new(id.clone(), Some(self.args.id.clone()), payload);
+        envelope.cause = self.handling.clone();
+        self.outbox.push((to, envelope));
+        Ok(id)
+    }
+}
+
+/// A running actor: its argv and the signalfd it waits on.
+pub struct Actor {
+    args: Args,
+    root: Root,
+    signals: SignalFd,
+}
+
+impl Actor {
+    /// Reads argv and gets ready for SIGUSR1. Call it first thing in `main`.
+    pub fn from_env() -> Result<Self> {
+        Self::new(Args::from_env()?)
+    }
+
+    pub fn new(args: Args) -> Result<Self> {
+        let mut mask = SigSet::empty();
+        for signal in [Signal::SIGUSR1, Signal::SIGTERM, Signal::SIGINT] {
+            mask.add(signal);
+        }
+        mask.thread_block().context("blocking signals")?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+        let root = Root::from_send_dir(&args.send_dir)
+            .ok_or_else(|| anyhow!("the send directory has no parent"))?;
+        Ok(Actor {
+            args,
+            root,
+            signals,
+        })
+    }
+
+    pub fn args(&self) -> &Args {
+        &self.args
+    }
+
+    /// Handles messages until SIGTERM or SIGINT. The state is read from the state file before
+    /// every message (a person may have edited it); `null` or a missing file reads as
+    /// `S::default()`.
+    pub fn run<S, F>(mut self, mut handler: F) -> Result<()>
+    where
+        S: Serialize + DeserializeOwned + Default,
+        F: FnMut(&mut Context, S, Envelope) -> Result<S>,
+    {
+        loop {
+            if self.handle_current(&mut handler)? {
+                continue;
+            }
+            let info = self.signals.read_signal().context("waiting for a signal")?;
+            if let Some(info) = info {
+                let signo = info.ssi_signo as i32;
+                if signo == Signal::SIGTERM as i32 || signo == Signal::SIGINT as i32 {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Handles the current message, if there is one. Returns whether there was.
+    pub fn handle_current<S, F>(&mut self, handler: &mut F) -> Result<bool>
+    where
+        S: Serialize + DeserializeOwned + Default,
+        F: FnMut(&mut Context, S, Envelope) -> Result<S>,
+    {
+        let bytes = match fs::read(&self.args.message_file) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e).context("reading the current message"),
+        };
+        let envelope: Envelope = match serde_json::from_slice(&bytes) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                self.set_aside(None, &format!("the message is not a valid envelope: {e}"))?;
+                return Ok(true);
+            }
+        };
+        let id = envelope.id.clone();
+        let state = match self.read_state::<S>() {
+            Ok(state) => state,
+            Err(e) => {
+                self.set_aside(id.as_ref(), &format!("{e:#}"))?;
+                return Ok(true);
+            }
+        };
+        let mut ctx = Context {
+            args: &self.args,
+            handling: id.clone(),
+            outbox: Vec::new(),
+        };
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, state, envelope)));
+        let new_state = match outcome {
+            Ok(Ok(state)) => state,
+            Ok(Err(e)) => {
+                self.set_aside(id.as_ref(), &format!("the handler failed: {e:#}"))?;
+                return Ok(true);
+            }
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                self.set_aside(id.as_ref(), &format!("the handler panicked: {what}"))?;
+                return Ok(true);
+            }
+        };
+        // Sends first, then the state, then the message is done: a crash in between means the
+        // message is delivered again (at-least-once), never that an effect is half-made.
+        for (to, envelope) in ctx.outbox {
+            let id = envelope.id.clone().unwrap_or_else(MessageId::generate);
+            fsio::write_json_atomic(&self.root.send_file(&to, &id), &envelope)?;
+        }
+        fsio::write_json_atomic(&self.args.state_file, &new_state)?;
+        match fs::remove_file(&self.args.message_file) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(e).context("deleting the current message")
+            }
+            _ => Ok(true),
+        }
+    }
+
+    fn read_state<S: DeserializeOwned + Default>(&self) -> Result<S> {
+        let path = &self.args.state_file;
+        let value: Value = match fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not valid JSON", path.display()))?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Value::Null,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        if value.is_null() {
+            return Ok(S::default());
+        }
+        serde_json::from_value(value)
+            .with_context(|| format!("{} does not have the shape this actor expects", path.display()))
+    }
+
+    /// Moves the current message to the dead letters with `reason` beside it.
+    fn set_aside(&self, id: Option<&MessageId>, reason: &str) -> Result<()> {
+        let id = id.cloned().unwrap_or_else(MessageId::generate);
+        let name = layout::dead_letter_name(&self.args.id, &id);
+        match dead::set_aside(&self.args.message_file, &self.root.dead_dir(), &name, reason) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => bail!("could not set the message aside ({reason}): {e}"),
+        }
+    }
+}

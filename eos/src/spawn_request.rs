@@ -1,0 +1,43 @@
+//! The spawn request: what a person or tool writes into `spawn/` to start an actor, and what
+//! the supervisor keeps as `running/<id>/spawn.json` to start it again.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::id::ActorId;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpawnRequest {
+    /// The executable. Absolute; or relative to the supervisor's working directory when it
+    /// contains a `/`; or a bare name looked up on `PATH`. Recorded resolved.
+    pub path: String,
+    /// Passed after the four protocol arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The actor's id; a readable one is made up when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<ActorId>,
+    /// The first `state.json`; `null` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_and_bad_ids_are_errors() {
+        let err = serde_json::from_str::<SpawnRequest>(r#"{"path": "/bin/x", "arg": []}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `arg`"), "{err}");
+        let err = serde_json::from_str::<SpawnRequest>(r#"{"path": "/bin/x", "id": "../up"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("actor id"), "{err}");
+        let ok: SpawnRequest = serde_json::from_str(r#"{"path": "/bin/x"}"#).unwrap();
+        assert!(ok.args.is_empty() && ok.id.is_none());
+    }
+}
