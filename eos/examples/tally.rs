@@ -24,7 +24,9 @@ fn main() -> anyhow::Result<()> {
             ctx.send(to, msg.payload.clone())?;
         }
         tally.count += 1;
-        tally.seen.push(msg.id.map(String::from).unwrap_or_default());
+        tally
+            .seen
+            .push(msg.id.map(String::from).unwrap_or_default());
         tally.last = msg.payload;
         Ok(tally)
     })

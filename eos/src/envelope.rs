@@ -62,14 +62,22 @@ pub fn normalize(value: Value, id: &MessageId) -> Result<(Value, bool), String> 
         Value::String(s) => {
             ActorId::parse(s).map_err(|e| format!("the envelope's sender is not valid: {e}"))?;
         }
-        other => return Err(format!("the envelope's sender must be an actor id or null, not {other}")),
+        other => {
+            return Err(format!(
+                "the envelope's sender must be an actor id or null, not {other}"
+            ));
+        }
     }
     match object.get("id") {
         None => {}
         Some(Value::String(s)) if MessageId::parse(s).is_ok() => {
             return Ok((Value::Object(object), false));
         }
-        Some(other) => return Err(format!("the envelope's id is not a valid message id: {other}")),
+        Some(other) => {
+            return Err(format!(
+                "the envelope's id is not a valid message id: {other}"
+            ));
+        }
     }
     object.insert("id".into(), id.as_str().into());
     Ok((Value::Object(object), true))
@@ -95,7 +103,10 @@ mod tests {
     fn plain_json_is_wrapped_with_a_null_sender() {
         let (env, changed) = normalize(json!({"inc": 1}), &id()).unwrap();
         assert!(changed);
-        assert_eq!(env, json!({"id": "m1", "sender": null, "payload": {"inc": 1}}));
+        assert_eq!(
+            env,
+            json!({"id": "m1", "sender": null, "payload": {"inc": 1}})
+        );
         let (env, _) = normalize(json!(5), &id()).unwrap();
         assert_eq!(env["payload"], json!(5));
     }

@@ -8,9 +8,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// Writes `bytes` to `path` atomically (temp file, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -34,6 +35,12 @@ pub fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
     write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Reads a JSON file into `T`; errors name the file.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+}
+
 /// A hidden, unique temp name beside `path`; readers ignore it.
 fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -44,19 +51,24 @@ fn temp_path(path: &Path) -> PathBuf {
     ))
 }
 
-/// Reads a whole file, refusing one larger than `limit` bytes.
-pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
-    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+/// Reads a whole file, refusing one larger than `limit` bytes (as `InvalidData`, with a
+/// message a person can act on).
+pub fn read_limited(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let file = File::open(path)?;
     let len = file.metadata()?.len();
+    let too_big = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the file is larger than the limit of {limit} bytes"),
+        )
+    };
     if len > limit {
-        bail!("it is {len} bytes, more than the limit of {limit} bytes");
+        return Err(too_big());
     }
     let mut bytes = Vec::with_capacity(len as usize);
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("reading {}", path.display()))?;
+    file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
-        bail!("it grew past the limit of {limit} bytes while being read");
+        return Err(too_big());
     }
     Ok(bytes)
 }

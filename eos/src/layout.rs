@@ -22,6 +22,41 @@ pub const CURRENT: &str = "current";
 const MESSAGE_EXT: &str = ".json";
 const SEND_SEPARATOR: &str = "::";
 const REASON_EXT: &str = ".reason";
+const STAGING_EXT: &str = ".new";
+
+/// The root to use when none is given, and why it is not [`DEFAULT_ROOT`] if it is not.
+///
+/// `/var/actors` when this user may create or write it; otherwise a per-user directory
+/// (`$XDG_STATE_HOME/eos`, `~/.local/state/eos`, or `/tmp/eos-<uid>`). The supervisor and the
+/// CLI both call this, so they agree without being told.
+pub fn default_root() -> (PathBuf, Option<String>) {
+    use nix::unistd::{AccessFlags, access};
+    let preferred = Path::new(DEFAULT_ROOT);
+    let usable = |p: &Path| access(p, AccessFlags::W_OK | AccessFlags::X_OK).is_ok();
+    let fits = if preferred.exists() {
+        usable(preferred)
+    } else {
+        preferred.parent().is_some_and(usable)
+    };
+    if fits {
+        return (preferred.to_path_buf(), None);
+    }
+    let fallback = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|home| PathBuf::from(home).join(".local/state"))
+        })
+        .map(|base| base.join("eos"))
+        .unwrap_or_else(|| PathBuf::from(format!("/tmp/eos-{}", nix::unistd::getuid())));
+    let why = format!(
+        "{DEFAULT_ROOT} cannot be created or written by this user, so the root is {}",
+        fallback.display()
+    );
+    (fallback, Some(why))
+}
 
 /// An EOS root: the directory that holds the whole running system.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,8 +139,15 @@ impl Root {
 
     /// A hidden directory in which a new actor's folder is prepared before it is renamed into
     /// `running/`, so nobody ever sees a half-made actor.
-    pub fn staging_actor_dir(&self, id: &ActorId) -> PathBuf {
-        self.running_dir().join(format!(".{id}.new"))
+    pub fn staging_actor_dir(&self, id: &ActorId) -> ActorDir {
+        ActorDir {
+            path: self.running_dir().join(format!(".{id}{STAGING_EXT}")),
+        }
+    }
+
+    /// Whether a name in `running/` is a staging folder left by an interrupted spawn.
+    pub fn is_staging_name(name: &str) -> bool {
+        name.starts_with('.') && name.ends_with(STAGING_EXT)
     }
 
     /// Where a message to `to` is written to be sent.
@@ -269,7 +311,13 @@ mod tests {
         ] {
             assert_eq!(parse_send_name(name), Ok(None), "{name}");
         }
-        for name in ["hello.json", "::a.json", "a::.json", "a b::c.json", "-rf::x.json"] {
+        for name in [
+            "hello.json",
+            "::a.json",
+            "a::.json",
+            "a b::c.json",
+            "-rf::x.json",
+        ] {
             assert!(parse_send_name(name).is_err(), "{name}");
         }
     }

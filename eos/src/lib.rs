@@ -7,10 +7,12 @@
 //! SDK with which a Rust program is an actor ([`sdk`]).
 
 pub mod dead;
+pub mod duration;
 pub mod envelope;
 pub mod fsio;
 pub mod id;
 pub mod layout;
+pub mod mailbox;
 pub mod pidfd;
 pub mod sdk;
 pub mod spawn_request;

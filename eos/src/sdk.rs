@@ -236,15 +236,24 @@ impl Actor {
         if value.is_null() {
             return Ok(S::default());
         }
-        serde_json::from_value(value)
-            .with_context(|| format!("{} does not have the shape this actor expects", path.display()))
+        serde_json::from_value(value).with_context(|| {
+            format!(
+                "{} does not have the shape this actor expects",
+                path.display()
+            )
+        })
     }
 
     /// Moves the current message to the dead letters with `reason` beside it.
     fn set_aside(&self, id: Option<&MessageId>, reason: &str) -> Result<()> {
         let id = id.cloned().unwrap_or_else(MessageId::generate);
         let name = layout::dead_letter_name(&self.args.id, &id);
-        match dead::set_aside(&self.args.message_file, &self.root.dead_dir(), &name, reason) {
+        match dead::set_aside(
+            &self.args.message_file,
+            &self.root.dead_dir(),
+            &name,
+            reason,
+        ) {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => bail!("could not set the message aside ({reason}): {e}"),

@@ -1,0 +1,49 @@
+//! Reading an actor's spool: the pending messages in delivery order.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use crate::layout;
+
+/// The names of the pending messages in `spool`, in delivery order (by name). `current`,
+/// hidden files, editor artifacts and anything that is not a `.json` file are not pending.
+pub fn pending(spool: &Path) -> io::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(spool)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if layout::is_pending_name(&name) && entry.file_type().is_ok_and(|t| t.is_file()) {
+            names.push(name);
+        }
+    }
+    names.sort_unstable();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_is_sorted_and_skips_non_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "0002-b.json",
+            "0001-a.json",
+            "current",
+            ".x.swp",
+            "notes.txt",
+            "9-z.json~",
+        ] {
+            fs::write(dir.path().join(name), "{}").unwrap();
+        }
+        fs::create_dir(dir.path().join("sub.json")).unwrap();
+        assert_eq!(
+            pending(dir.path()).unwrap(),
+            vec!["0001-a.json", "0002-b.json"]
+        );
+    }
+}

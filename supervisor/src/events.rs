@@ -1,0 +1,173 @@
+//! Everything the supervisor reacts to, turned into one [`Event`] type in one place: signals
+//! (through a signalfd, so they arrive as data in the event loop, never in a handler) and file
+//! changes (through inotify, which is not recursive: each spool is watched as it appears).
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use eos::ActorId;
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+
+/// A directory the supervisor watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Watched {
+    Spawn,
+    Send,
+    Spool(ActorId),
+}
+
+/// What happened to a file in a watched directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Written and closed, or renamed in: complete, ready to read.
+    Arrived,
+    /// Deleted, or renamed away.
+    Left,
+}
+
+#[derive(Debug)]
+pub enum Event {
+    Signal(Signal),
+    File {
+        dir: Watched,
+        name: String,
+        change: Change,
+    },
+    /// The kernel's event queue overflowed: some file events were lost, rescan everything.
+    Overflow,
+}
+
+/// The signals the supervisor handles; all others keep their default action.
+const SIGNALS: [Signal; 5] = [
+    Signal::SIGUSR1,
+    Signal::SIGCHLD,
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+];
+
+pub struct Events {
+    signals: SignalFd,
+    inotify: Inotify,
+    watches: HashMap<WatchDescriptor, Watched>,
+}
+
+impl Events {
+    /// Blocks the handled signals (they are read from the signalfd instead) and starts
+    /// inotify. Call before any thread or child process exists.
+    pub fn new() -> Result<Self> {
+        let mut mask = SigSet::empty();
+        for signal in SIGNALS {
+            mask.add(signal);
+        }
+        mask.thread_block().context("blocking signals")?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .context("creating a signalfd")?;
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
+            .context("starting inotify")?;
+        Ok(Events {
+            signals,
+            inotify,
+            watches: HashMap::new(),
+        })
+    }
+
+    /// Starts watching `path` for files arriving and leaving.
+    pub fn watch(&mut self, path: &Path, dir: Watched) -> Result<()> {
+        let flags = AddWatchFlags::IN_CLOSE_WRITE
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_MOVED_FROM
+            | AddWatchFlags::IN_ONLYDIR;
+        let wd = self
+            .inotify
+            .add_watch(path, flags)
+            .with_context(|| format!("watching {}", path.display()))?;
+        self.watches.insert(wd, dir);
+        Ok(())
+    }
+
+    /// Waits up to `timeout` (forever if `None`) and returns what happened, possibly nothing.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Vec<Event>> {
+        let timeout = match timeout {
+            // Round up so that a wait for 0.5 ms does not spin.
+            Some(t) => {
+                PollTimeout::try_from(t + Duration::from_micros(999)).unwrap_or(PollTimeout::MAX)
+            }
+            None => PollTimeout::NONE,
+        };
+        let mut fds = [
+            PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
+            PollFd::new(self.inotify.as_fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(e).context("waiting for events"),
+        }
+        let mut events = Vec::new();
+        self.read_signals(&mut events)?;
+        self.read_files(&mut events)?;
+        Ok(events)
+    }
+
+    fn read_signals(&mut self, events: &mut Vec<Event>) -> Result<()> {
+        loop {
+            match self.signals.read_signal() {
+                Ok(Some(info)) => {
+                    if let Ok(signal) = Signal::try_from(info.ssi_signo as i32) {
+                        events.push(Event::Signal(signal));
+                    }
+                }
+                Ok(None) | Err(Errno::EAGAIN) => return Ok(()),
+                Err(e) => return Err(e).context("reading signals"),
+            }
+        }
+    }
+
+    fn read_files(&mut self, events: &mut Vec<Event>) -> Result<()> {
+        loop {
+            let batch = match self.inotify.read_events() {
+                Ok(batch) => batch,
+                Err(Errno::EAGAIN) => return Ok(()),
+                Err(e) => return Err(e).context("reading file events"),
+            };
+            for event in batch {
+                if event.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
+                    events.push(Event::Overflow);
+                    continue;
+                }
+                if event.mask.contains(AddWatchFlags::IN_IGNORED) {
+                    // The directory is gone (an actor's folder was removed).
+                    self.watches.remove(&event.wd);
+                    continue;
+                }
+                let (Some(dir), Some(name)) = (self.watches.get(&event.wd), event.name) else {
+                    continue;
+                };
+                let Ok(name) = name.into_string() else {
+                    continue;
+                };
+                let change = if event
+                    .mask
+                    .intersects(AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO)
+                {
+                    Change::Arrived
+                } else {
+                    Change::Left
+                };
+                events.push(Event::File {
+                    dir: dir.clone(),
+                    name,
+                    change,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Shutdown on SIGTERM or SIGINT: every actor gets SIGTERM and up to the grace period to exit,
+//! then SIGKILL; then the actors' folders are removed, as in the original EOS. Messages that
+//! were never handled are not deleted with them: they go to `dead/` with a reason.
+//! (SIGKILL cannot be caught: a killed supervisor leaves everything on disk for a restart.)
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use eos::{ActorId, Envelope, MessageId, fsio, layout, mailbox};
+use log::{info, warn};
+use nix::sys::signal::Signal;
+
+use crate::actor::Process;
+use crate::events::Event;
+use crate::supervisor::Supervisor;
+
+/// How long to wait for processes to vanish after SIGKILL.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+impl Supervisor {
+    pub(crate) fn shutdown(mut self) -> Result<()> {
+        let running = self.signal_all(Signal::SIGTERM);
+        if running > 0 {
+            info!(
+                "shutting down: asked {running} actor(s) to stop, waiting up to {:?}",
+                self.config.grace
+            );
+        }
+        let interrupted = self.wait_for_exits(Instant::now() + self.config.grace, true)?;
+        if interrupted {
+            warn!("asked again to stop: not waiting for the actors any longer");
+        }
+        let killed = self.signal_all(Signal::SIGKILL);
+        if killed > 0 {
+            warn!("{killed} actor(s) did not stop in time: killed");
+            self.wait_for_exits(Instant::now() + KILL_WAIT, false)?;
+        }
+        let ids: Vec<ActorId> = self.actors.keys().cloned().collect();
+        for id in &ids {
+            self.clear_out(id);
+        }
+        info!("stopped; removed {} actor(s)", ids.len());
+        Ok(())
+    }
+
+    /// Sends `signal` to every running actor; returns how many there were.
+    fn signal_all(&self, signal: Signal) -> usize {
+        self.actors
+            .values()
+            .filter_map(|a| a.process.pidfd())
+            .filter(|pidfd| pidfd.signal(signal).is_ok())
+            .count()
+    }
+
+    /// Reaps until no actor runs or `deadline` passes. With `interruptible`, a second SIGTERM
+    /// or SIGINT ends the wait early (returns true).
+    fn wait_for_exits(&mut self, deadline: Instant, interruptible: bool) -> Result<bool> {
+        self.reap();
+        while self.any_running() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            for event in self.events.wait(Some(deadline - now))? {
+                match event {
+                    Event::Signal(Signal::SIGCHLD) => self.reap(),
+                    Event::Signal(Signal::SIGTERM | Signal::SIGINT) if interruptible => {
+                        return Ok(true);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    fn any_running(&self) -> bool {
+        self.actors
+            .values()
+            .any(|a| !matches!(a.process, Process::Stopped))
+    }
+
+    /// Removes an actor's folder after setting aside every message it did not handle.
+    fn clear_out(&self, id: &ActorId) {
+        let Some(actor) = self.actors.get(id) else {
+            return;
+        };
+        let spool = actor.dir.spool_dir();
+        let mut unhandled = mailbox::pending(&spool).unwrap_or_default();
+        if actor.dir.current_file().exists() {
+            unhandled.insert(0, layout::CURRENT.to_owned());
+        }
+        for name in unhandled {
+            let message_id = layout::spool_message_id(&name)
+                .or_else(|| envelope_id(&spool.join(&name)))
+                .unwrap_or_else(MessageId::generate);
+            self.dead_letter(
+                &spool.join(&name),
+                &layout::dead_letter_name(id, &message_id),
+                &format!("not delivered to `{id}`: the supervisor shut down first"),
+            );
+        }
+        if let Err(e) = fs::remove_dir_all(actor.dir.path()) {
+            warn!("cannot remove {}: {e}", actor.dir.path().display());
+        }
+    }
+}
+
+/// The id inside a message file (for `current`, whose name does not carry it).
+fn envelope_id(path: &std::path::Path) -> Option<MessageId> {
+    fsio::read_json::<Envelope>(path).ok()?.id
+}

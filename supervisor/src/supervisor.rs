@@ -1,0 +1,138 @@
+//! The supervisor's event loop: one thread, fed by signals and file events, with a periodic full
+//! rescan (the tick) that catches anything the events missed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, Metadata};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Result;
+use eos::{ActorId, Root};
+use log::debug;
+use nix::sys::signal::Signal;
+
+use crate::actor::Actor;
+use crate::delivery::Scheduler;
+use crate::events::{Change, Event, Events, Watched};
+
+pub struct Config {
+    /// How often everything is rescanned.
+    pub tick: Duration,
+    /// How long actors get to exit at shutdown before SIGKILL.
+    pub grace: Duration,
+    /// Larger messages and spawn requests are set aside.
+    pub max_message_bytes: u64,
+}
+
+/// How a file came to the supervisor's attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A file event: the file was closed after writing or renamed in, so it is complete.
+    Event,
+    /// A rescan: the file may still be being written by someone.
+    Scan,
+}
+
+impl Origin {
+    /// Whether unreadable content may just be unfinished: found by a scan and written to within
+    /// the last few seconds. Such a file is left for its closing event or a later scan.
+    pub fn maybe_unfinished(self, meta: &Metadata) -> bool {
+        self == Origin::Scan
+            && meta
+                .modified()
+                .ok()
+                .and_then(|m| SystemTime::now().duration_since(m).ok())
+                .is_some_and(|age| age < Duration::from_secs(5))
+    }
+}
+
+pub struct Supervisor {
+    pub(crate) root: Root,
+    pub(crate) config: Config,
+    pub(crate) events: Events,
+    pub(crate) actors: BTreeMap<ActorId, Actor>,
+    pub(crate) by_pid: HashMap<u32, ActorId>,
+    pub(crate) scheduler: Scheduler,
+    /// The next spool sequence number: spool names sort in delivery order.
+    pub(crate) next_seq: u64,
+}
+
+impl Supervisor {
+    pub fn new(root: Root, config: Config) -> Result<Self> {
+        let mut events = Events::new()?;
+        events.watch(&root.spawn_dir(), Watched::Spawn)?;
+        events.watch(&root.send_dir(), Watched::Send)?;
+        Ok(Supervisor {
+            root,
+            config,
+            events,
+            actors: BTreeMap::new(),
+            by_pid: HashMap::new(),
+            scheduler: Scheduler,
+            next_seq: 0,
+        })
+    }
+
+    /// Brings back what is on disk, then runs until SIGTERM or SIGINT and shuts down.
+    pub fn run(mut self) -> Result<()> {
+        self.restore()?;
+        self.rescan();
+        let mut next_tick = Instant::now() + self.config.tick;
+        loop {
+            let wake = self
+                .next_ready_check()
+                .map_or(next_tick, |t| t.min(next_tick));
+            let events = self
+                .events
+                .wait(Some(wake.saturating_duration_since(Instant::now())))?;
+            for event in events {
+                if self.handle(event).is_break() {
+                    return self.shutdown();
+                }
+            }
+            self.poll_starting_actors();
+            if Instant::now() >= next_tick {
+                self.rescan();
+                next_tick = Instant::now() + self.config.tick;
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event) -> std::ops::ControlFlow<()> {
+        debug!("{event:?}");
+        match event {
+            Event::Signal(Signal::SIGTERM | Signal::SIGINT) => {
+                return std::ops::ControlFlow::Break(());
+            }
+            Event::Signal(Signal::SIGUSR1) => self.scan_spawn_dir(),
+            Event::Signal(Signal::SIGCHLD) => self.reap(),
+            Event::Signal(_) | Event::Overflow => self.rescan(),
+            Event::File { dir, name, change } => match (dir, change) {
+                (Watched::Spawn, Change::Arrived) => self.spawn_request(&name, Origin::Event),
+                (Watched::Send, Change::Arrived) => self.route(&name, Origin::Event),
+                (Watched::Spool(id), Change::Left) if name == eos::layout::CURRENT => {
+                    self.current_left(&id)
+                }
+                (Watched::Spool(id), Change::Arrived) => self.try_deliver(&id),
+                _ => {}
+            },
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+
+    /// Looks at everything again: new spawn requests, messages in `send/`, and each actor's
+    /// spool (a `current` deleted without our noticing, messages a person put there).
+    pub(crate) fn rescan(&mut self) {
+        self.scan_spawn_dir();
+        self.scan_send_dir();
+        let ids: Vec<ActorId> = self.actors.keys().cloned().collect();
+        for id in ids {
+            self.reconcile_current(&id);
+            self.try_deliver(&id);
+        }
+    }
+}
+
+/// Whether the file at `path` is a regular file; `None` when it is gone.
+pub fn regular_file(path: &std::path::Path) -> Option<Metadata> {
+    fs::symlink_metadata(path).ok().filter(Metadata::is_file)
+}
