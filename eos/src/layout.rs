@@ -23,6 +23,7 @@ const MESSAGE_EXT: &str = ".json";
 const SEND_SEPARATOR: &str = "::";
 const REASON_EXT: &str = ".reason";
 const STAGING_EXT: &str = ".new";
+const TEMP_EXT: &str = ".tmp";
 
 /// The root to use when none is given, and why it is not [`DEFAULT_ROOT`] if it is not.
 ///
@@ -271,6 +272,21 @@ pub fn is_ignored(name: &str) -> bool {
         || [".swp", ".swo", ".swx", ".tmp", ".part"]
             .iter()
             .any(|ext| name.ends_with(ext))
+}
+
+/// A hidden temp file beside `path` for an atomic write, unique to this process and call.
+pub fn temp_file(path: &Path) -> PathBuf {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    path.with_file_name(format!(
+        ".{name}.{}.{:08x}{TEMP_EXT}",
+        std::process::id(),
+        fastrand::u32(..)
+    ))
+}
+
+/// Whether a name is one of [`temp_file`]'s: left behind only by a writer killed mid-write.
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(TEMP_EXT)
 }
 
 /// The file beside `file` that says, for a person, why it was set aside.

@@ -49,8 +49,13 @@ pub enum Current {
     /// `current` exists but the actor has not been told (restored after a crash, or placed by
     /// a person): signal once the actor is ready.
     Unsignalled,
-    /// `current` exists and the actor was signalled; wait for it to delete the file.
-    Signalled,
+    /// `current` exists and the actor was signalled; wait for it to delete the file. Signals
+    /// can be lost (a shell may drop one that arrives while it runs its trap), so if the file
+    /// is still there at `retry_at`, the actor is signalled again, less often each time.
+    Signalled {
+        retry_at: Instant,
+        backoff: Duration,
+    },
 }
 
 #[derive(Debug)]

@@ -19,6 +19,9 @@ use crate::supervisor::Supervisor;
 /// Longest wait between two checks of whether a starting actor takes SIGUSR1 yet.
 const MAX_READY_BACKOFF: Duration = Duration::from_millis(100);
 
+/// First wait before signalling again for a `current` that is still there.
+const FIRST_RESIGNAL: Duration = Duration::from_millis(50);
+
 /// The delivery policy: which pending message an actor gets next.
 pub struct Scheduler;
 
@@ -37,7 +40,7 @@ impl Supervisor {
         };
         let spool = actor.dir.spool_dir();
         match actor.current {
-            Current::Signalled => return,
+            Current::Signalled { .. } => return,
             Current::Unsignalled => {}
             Current::Empty => {
                 if matches!(actor.process, Process::Stopped) {
@@ -71,13 +74,31 @@ impl Supervisor {
         if !poll_ready(actor) {
             return;
         }
-        let Some(pidfd) = actor.process.pidfd() else {
-            return;
-        };
-        match pidfd.signal(Signal::SIGUSR1) {
-            Ok(()) => actor.current = Current::Signalled,
-            // It exited; the exit is reaped next and `current` waits for a restart.
-            Err(e) => debug!("cannot signal {id}: {e}"),
+        signal_current(actor, FIRST_RESIGNAL);
+    }
+
+    /// Signals again the actors whose `current` has waited past its retry time.
+    pub(crate) fn resignal_due(&mut self) {
+        let now = Instant::now();
+        let max = self.config.tick;
+        let mut finished = Vec::new();
+        for actor in self.actors.values_mut() {
+            let Current::Signalled { retry_at, backoff } = actor.current else {
+                continue;
+            };
+            if retry_at > now {
+                continue;
+            }
+            if actor.dir.current_file().exists() {
+                debug!("{}: current is still there, signalling again", actor.id);
+                signal_current(actor, (backoff * 2).min(max));
+            } else {
+                // Handled; its file event is still on the way.
+                finished.push(actor.id.clone());
+            }
+        }
+        for id in finished {
+            self.current_left(&id);
         }
     }
 
@@ -93,19 +114,24 @@ impl Supervisor {
             return;
         };
         let on_disk = actor.dir.current_file().exists();
+        let stopped = matches!(actor.process, Process::Stopped);
         actor.current = match (actor.current, on_disk) {
             (_, false) => Current::Empty,
+            // Whoever was told is gone: the next process must be told again.
+            (_, true) if stopped => Current::Unsignalled,
             (Current::Empty, true) => Current::Unsignalled,
             (known, true) => known,
         };
     }
 
-    /// When the next starting actor with mail should be checked for readiness.
-    pub(crate) fn next_ready_check(&self) -> Option<Instant> {
+    /// When delivery next needs a look without an event: a starting actor with mail to check
+    /// for readiness, or a `current` to signal again.
+    pub(crate) fn next_delivery_check(&self) -> Option<Instant> {
         self.actors
             .values()
-            .filter_map(|a| match a.process {
-                Process::Starting { next_check, .. } if has_mail(a) => Some(next_check),
+            .filter_map(|a| match (&a.process, a.current) {
+                (_, Current::Signalled { retry_at, .. }) => Some(retry_at),
+                (Process::Starting { next_check, .. }, _) if has_mail(a) => Some(*next_check),
                 _ => None,
             })
             .min()
@@ -134,6 +160,26 @@ impl Supervisor {
 fn has_mail(actor: &Actor) -> bool {
     actor.current != Current::Empty
         || mailbox::pending(&actor.dir.spool_dir()).is_ok_and(|p| !p.is_empty())
+}
+
+/// Tells the actor its `current` is there; if it is still there after `backoff`, again.
+fn signal_current(actor: &mut Actor, backoff: Duration) {
+    let Some(pidfd) = actor.process.pidfd() else {
+        return;
+    };
+    match pidfd.signal(Signal::SIGUSR1) {
+        Ok(()) => {
+            actor.current = Current::Signalled {
+                retry_at: Instant::now() + backoff,
+                backoff,
+            }
+        }
+        // It exited; the exit is reaped next and `current` waits for a restart.
+        Err(e) => {
+            debug!("cannot signal {}: {e}", actor.id);
+            actor.current = Current::Unsignalled;
+        }
+    }
 }
 
 /// Whether the actor takes SIGUSR1 now. A starting actor is checked at most at its next check

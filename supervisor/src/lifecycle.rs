@@ -92,6 +92,8 @@ impl Supervisor {
             (Some(0), _) => info!("{id} exited"),
             (code, _) => warn!("{id} exited with code {}", code.unwrap_or(-1)),
         }
+        // `.pid` first: whoever reads "exited" finds no PID to signal.
+        let _ = fs::remove_file(actor.dir.pid_file());
         let status = ActorStatus::Exited {
             code,
             signal,
@@ -101,7 +103,6 @@ impl Supervisor {
         if let Err(e) = fsio::write_json_atomic(&actor.dir.status_file(), &status) {
             warn!("cannot write the status of {id}: {e:#}");
         }
-        let _ = fs::remove_file(actor.dir.pid_file());
         self.reconcile_current(id);
     }
 
@@ -146,6 +147,13 @@ impl Supervisor {
         let was_running = status.as_ref().is_none_or(ActorStatus::is_running);
         if let Err(e) = fs::create_dir_all(dir.spool_dir()) {
             warn!("{id}: cannot create its spool: {e}");
+        }
+        // Nobody writes into a spool while no supervisor runs: temp files there were left by
+        // a writer killed mid-write (the message itself is still where it came from).
+        for name in fsio::names(&dir.spool_dir()).unwrap_or_default() {
+            if layout::is_temp_name(&name) {
+                let _ = fs::remove_file(dir.spool_dir().join(name));
+            }
         }
         let current = match mark_current_redelivered(&dir.current_file()) {
             Ok(true) => Current::Unsignalled,

@@ -29,7 +29,7 @@ use crate::supervisor::{Config, Supervisor};
 /// are removed). If it is killed instead, start it again on the same root: the actors come back
 /// with their state and mailboxes.
 #[derive(Parser)]
-#[command(version)]
+#[command(version, args_override_self = true)]
 struct Cli {
     /// The EOS root [default: /var/actors, or a per-user folder if that cannot be used]
     root: Option<PathBuf>,

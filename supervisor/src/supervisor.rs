@@ -79,7 +79,7 @@ impl Supervisor {
         let mut next_tick = Instant::now() + self.config.tick;
         loop {
             let wake = self
-                .next_ready_check()
+                .next_delivery_check()
                 .map_or(next_tick, |t| t.min(next_tick));
             let events = self
                 .events
@@ -90,6 +90,8 @@ impl Supervisor {
                 }
             }
             self.poll_starting_actors();
+            self.resignal_due();
+            self.resignal_due();
             if Instant::now() >= next_tick {
                 self.rescan();
                 next_tick = Instant::now() + self.config.tick;

@@ -1,0 +1,65 @@
+//! Delivery: one message at a time per actor, first in first out, in the order `ls` shows,
+//! and never a SIGUSR1 before the actor can take it.
+
+use std::fs;
+
+use crate::support::*;
+
+#[test]
+fn messages_are_delivered_one_at_a_time_in_order() {
+    let mut sys = System::without_tick();
+    sys.start();
+    sys.spawn("c", &counter_sh(), &[]);
+    let ids: Vec<String> = (0..30).map(|i| format!("m{i:02}")).collect();
+    for id in &ids {
+        sys.send("c", id, &format!("{{\"n\": \"{id}\"}}"));
+    }
+    wait_until("all are handled", || {
+        sys.state("c") == serde_json::json!({"count": 30})
+    });
+    assert_eq!(sys.handled("c"), ids);
+}
+
+#[test]
+fn the_spool_lists_the_queue_and_a_rename_reorders_it() {
+    let mut sys = System::new();
+    sys.start();
+    // The actor does not take SIGUSR1 until `go` exists: signalling it early would kill it.
+    sys.spawn("w", &counter_sh(), &["wait-for-go"]);
+    for id in ["a", "b", "c"] {
+        sys.send("w", id, "{}");
+    }
+    wait_until("three messages wait in the spool", || {
+        sys.ls("running/w/spool").len() == 3
+    });
+    let queue = sys.ls("running/w/spool");
+    let ids: Vec<&str> = queue
+        .iter()
+        .map(|n| n.trim_end_matches(".json").rsplit('-').next().unwrap())
+        .collect();
+    assert_eq!(ids, ["a", "b", "c"], "{queue:?}");
+    // Move c to the front of the queue by renaming it.
+    let spool = sys.actor_dir("w").join("spool");
+    fs::rename(spool.join(&queue[2]), spool.join("0-c.json")).unwrap();
+    let pid = sys.status("w")["pid"].as_u64().unwrap() as u32;
+    assert!(alive(pid), "an early SIGUSR1 would have killed the actor");
+    fs::write(sys.actor_dir("w").join("go"), "").unwrap();
+    wait_until("all three are handled", || sys.handled("w").len() == 3);
+    assert_eq!(sys.handled("w"), ["c", "a", "b"]);
+    assert!(alive(pid));
+}
+
+#[test]
+fn a_message_placed_in_a_spool_by_hand_is_delivered() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("c", &counter_sh(), &[]);
+    let spool = sys.actor_dir("c").join("spool");
+    fs::write(
+        spool.join(".by-hand.tmp"),
+        r#"{"id": "hand", "sender": null, "payload": 1}"#,
+    )
+    .unwrap();
+    fs::rename(spool.join(".by-hand.tmp"), spool.join("by-hand.json")).unwrap();
+    wait_until("it is handled", || sys.handled("c") == ["hand"]);
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests: the real `supervisor`, `eos` and actors on temporary roots, checked by
+//! what a user would see (files, exit codes, output). One test binary, one module per area.
+
+mod support;
+
+mod crash;
+mod delivery;
+mod lifecycle;
+mod routing;
+mod rust_actor;
+mod shutdown;
+mod spawn;
+mod start;

@@ -1,0 +1,66 @@
+//! An actor written in Rust on the SDK (the `tally` example): state, sends with sender and
+//! cause, and failures that lose nothing.
+
+use std::fs;
+
+use serde_json::json;
+
+use crate::support::*;
+
+#[test]
+fn the_sdk_actor_keeps_state_and_sends_with_sender_and_cause() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("t", &tally(), &[]);
+    sys.spawn("h", &counter_sh(), &["hold"]);
+    sys.send("t", "m1", r#"{"hello": 1}"#);
+    sys.send("t", "m2", r#"{"forward_to": "h", "x": 2}"#);
+    wait_until("t handled both", || sys.state("t")["count"] == 2);
+    assert_eq!(sys.state("t")["seen"], json!(["m1", "m2"]));
+    wait_until("h got the forwarded message", || {
+        sys.handled("h").len() == 1
+    });
+    let got = read_json(&sys.actor_dir("h").join("spool/current"));
+    assert_eq!(got["sender"], "t");
+    assert_eq!(got["cause"], "m2");
+    assert_eq!(got["payload"], json!({"forward_to": "h", "x": 2}));
+}
+
+#[test]
+fn a_failing_handler_sets_the_message_aside_and_goes_on() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("t", &tally(), &[]);
+    sys.send("t", "ok1", "{}");
+    wait_until("ok1 handled", || sys.state("t")["count"] == 1);
+    sys.send("t", "boom", r#"{"fail": "on purpose", "forward_to": "t"}"#);
+    let reason = sys.wait_dead("dead", "t::boom.json");
+    assert!(reason.contains("asked to fail: \"on purpose\""), "{reason}");
+    assert_eq!(sys.state("t")["seen"], json!(["ok1"]), "state unchanged");
+    sys.send("t", "ok2", "{}");
+    wait_until("the next message is handled", || {
+        sys.state("t")["count"] == 2
+    });
+    assert_eq!(
+        sys.state("t")["seen"],
+        json!(["ok1", "ok2"]),
+        "a failed handler sends nothing"
+    );
+}
+
+#[test]
+fn a_state_file_broken_by_hand_costs_no_message() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("t", &tally(), &[]);
+    let state = sys.actor_dir("t").join("state.json");
+    fs::write(&state, "{ not json").unwrap();
+    sys.send("t", "m1", "{}");
+    let reason = sys.wait_dead("dead", "t::m1.json");
+    assert!(reason.contains("state.json is not valid JSON"), "{reason}");
+    fs::write(&state, r#"{"count": 10, "seen": [], "last": null}"#).unwrap();
+    fs::rename(sys.path("dead/t::m1.json"), sys.path("send/t::m1.json")).unwrap();
+    wait_until("m1 is handled after the fix", || {
+        sys.state("t")["count"] == 11
+    });
+}
