@@ -202,6 +202,17 @@ impl ActorDir {
     pub fn log_file(&self) -> PathBuf {
         self.path.join("actor.log")
     }
+
+    /// Written by the actor when a message fails: why, which message, when.
+    pub fn last_error_file(&self) -> PathBuf {
+        self.path.join("last_error.txt")
+    }
+
+    /// Present while something keeps the actor from handling any message (a script that does
+    /// not compile); says what, for a person. Its mail waits meanwhile.
+    pub fn problem_file(&self) -> PathBuf {
+        self.path.join("problem.txt")
+    }
 }
 
 /// The file name of a message to `to` in `send/`: `{ACTOR_ID}::{RANDOM}.json`.

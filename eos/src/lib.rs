@@ -13,6 +13,7 @@ pub mod fsio;
 pub mod id;
 pub mod layout;
 pub mod mailbox;
+pub mod numbers;
 pub mod pidfd;
 pub mod sdk;
 pub mod spawn_request;

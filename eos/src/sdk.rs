@@ -32,7 +32,8 @@ use crate::dead;
 use crate::envelope::Envelope;
 use crate::fsio;
 use crate::id::{ActorId, MessageId};
-use crate::layout::{self, Root};
+use crate::layout::{self, ActorDir, Root};
+use crate::numbers;
 
 /// The seed's argv: what every actor is started with.
 #[derive(Debug, Clone)]
@@ -107,6 +108,20 @@ impl Context<'_> {
     }
 }
 
+/// A handler's error that leaves the message in place, to be tried again at the next signal:
+/// for a problem that fixing something other than the message solves (a script that does not
+/// compile). The supervisor signals again while `current` is there.
+#[derive(Debug)]
+pub struct Defer(pub String);
+
+impl std::fmt::Display for Defer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Defer {}
+
 /// A running actor: its argv and the signalfd it waits on.
 pub struct Actor {
     args: Args,
@@ -138,6 +153,11 @@ impl Actor {
 
     pub fn args(&self) -> &Args {
         &self.args
+    }
+
+    /// This actor's folder, `running/<id>/`.
+    pub fn dir(&self) -> ActorDir {
+        self.root.actor(&self.args.id)
     }
 
     /// Handles messages until SIGTERM or SIGINT. The state is read from the state file before
@@ -173,10 +193,16 @@ impl Actor {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e).context("reading the current message"),
         };
-        let envelope: Envelope = match serde_json::from_slice(&bytes) {
+        let envelope = numbers::check_exact(&bytes)
+            .map_err(|e| format!("the message cannot be delivered unchanged: {e}"))
+            .and_then(|()| {
+                serde_json::from_slice::<Envelope>(&bytes)
+                    .map_err(|e| format!("the message is not a valid envelope: {e}"))
+            });
+        let envelope = match envelope {
             Ok(envelope) => envelope,
-            Err(e) => {
-                self.set_aside(None, &format!("the message is not a valid envelope: {e}"))?;
+            Err(reason) => {
+                self.set_aside(None, &reason)?;
                 return Ok(true);
             }
         };
@@ -196,6 +222,7 @@ impl Actor {
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, state, envelope)));
         let new_state = match outcome {
             Ok(Ok(state)) => state,
+            Ok(Err(e)) if e.downcast_ref::<Defer>().is_some() => return Ok(false),
             Ok(Err(e)) => {
                 self.set_aside(id.as_ref(), &format!("the handler failed: {e:#}"))?;
                 return Ok(true);
@@ -228,8 +255,11 @@ impl Actor {
     fn read_state<S: DeserializeOwned + Default>(&self) -> Result<S> {
         let path = &self.args.state_file;
         let value: Value = match fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is not valid JSON", path.display()))?,
+            Ok(bytes) => {
+                numbers::check_exact(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+                serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{} is not valid JSON", path.display()))?
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Value::Null,
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
@@ -244,10 +274,18 @@ impl Actor {
         })
     }
 
-    /// Moves the current message to the dead letters with `reason` beside it.
+    /// Moves the current message to the dead letters with `reason` beside it, and keeps the
+    /// reason as the actor's last error.
     fn set_aside(&self, id: Option<&MessageId>, reason: &str) -> Result<()> {
         let id = id.cloned().unwrap_or_else(MessageId::generate);
         let name = layout::dead_letter_name(&self.args.id, &id);
+        let last_error = format!(
+            "{reason}\n\nmessage: {id} (now in dead/{name})\nat: {} (seconds since the Unix epoch)\n",
+            crate::status::unix_now()
+        );
+        if let Err(e) = fsio::write_atomic(&self.dir().last_error_file(), last_error.as_bytes()) {
+            eprintln!("cannot write last_error.txt: {e}");
+        }
         match dead::set_aside(
             &self.args.message_file,
             &self.root.dead_dir(),

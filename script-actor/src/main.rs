@@ -1,1 +1,191 @@
-fn main() {}
+//! `script-actor`: an EOS actor whose behaviour is a Rune script.
+//!
+//! Started by the supervisor as `script-actor <id> <state file> <message file> <send dir>
+//! <script.rn> [options]`. The script has `pub fn handle(state, msg)`, which returns the new
+//! state, and may have `pub fn init()`, which gives the first one. `script-actor --check
+//! FILE...` only compiles scripts and reports their errors.
+
+mod convert;
+mod host;
+mod script;
+mod worker;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, anyhow};
+use clap::Parser;
+use eos::sdk::{Actor, Args, Defer};
+use eos::{ActorDir, fsio};
+use rune::Context;
+
+use crate::script::{Refresh, Script};
+use crate::worker::{Call, Limits, Worker};
+
+/// An EOS actor that runs a Rune script.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// The actor's id (given by the supervisor)
+    id: String,
+    /// Its state file
+    state_file: PathBuf,
+    /// The file it reads a message from
+    message_file: PathBuf,
+    /// Where it writes messages to send
+    send_dir: PathBuf,
+    /// The Rune script, with `pub fn handle(state, msg)`
+    script: PathBuf,
+    /// How long one call of the script may take
+    #[arg(long, default_value = "5s", value_parser = eos::duration::parse)]
+    deadline: Duration,
+    /// How many instructions one call may execute
+    #[arg(long, default_value_t = 10_000_000)]
+    budget: usize,
+    /// How many bytes one call may allocate
+    #[arg(long, default_value_t = 64 << 20)]
+    memory: usize,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let result = if args.get(1).map(String::as_str) == Some("--check") {
+        check(&args[2..])
+    } else {
+        run(Cli::parse()).map(|()| ExitCode::SUCCESS)
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("script-actor: error: {e:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// The scripting context: Rune's standard modules and EOS's host functions.
+fn context(id: &str) -> Result<Context> {
+    let mut context = Context::with_default_modules()?;
+    context.install(host::module(id.to_owned())?)?;
+    Ok(context)
+}
+
+/// `--check FILE...`: compiles each script; errors go to standard error as
+/// `file:line:col: error: message` lines with a report below.
+fn check(files: &[String]) -> Result<ExitCode> {
+    if files.is_empty() {
+        return Err(anyhow!("usage: script-actor --check FILE..."));
+    }
+    let context = context("check")?;
+    let mut failed = false;
+    for file in files {
+        match script::compile(&context, file.as_ref()) {
+            Ok(_) => println!("{file}: ok"),
+            Err(problem) => {
+                eprintln!("{problem}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let id = eos::ActorId::parse(&cli.id).map_err(|e| anyhow!(e))?;
+    // Ready for SIGUSR1 before anything slow happens.
+    let actor = Actor::new(Args {
+        id: id.clone(),
+        state_file: cli.state_file.clone(),
+        message_file: cli.message_file,
+        send_dir: cli.send_dir,
+        extra: Vec::new(),
+    })?;
+    let dir = actor.dir();
+    let script_path = std::path::absolute(&cli.script)
+        .with_context(|| format!("locating {}", cli.script.display()))?;
+    let context = context(id.as_str())?;
+    let runtime = Arc::new(context.runtime()?);
+    let mut worker = Worker::new(
+        runtime,
+        Limits {
+            budget: cli.budget,
+            memory: cli.memory,
+            deadline: cli.deadline,
+        },
+    );
+    let mut script = Script::new(script_path);
+    refresh(&mut script, &context, &dir);
+    first_state(&script, &mut worker, &cli.state_file);
+
+    actor.run(|ctx, state: serde_json::Value, msg| {
+        refresh(&mut script, &context, &dir);
+        let Some(compiled) = script.compiled() else {
+            // Nothing runnable yet: the message waits for a script that compiles.
+            let problem = script.problem().unwrap_or("the script is missing");
+            return Err(Defer(problem.to_owned()).into());
+        };
+        let state = if state.is_null() {
+            worker
+                .run(compiled.clone(), Call::Init)
+                .map_err(|e| anyhow!(e))?
+                .state
+        } else {
+            state
+        };
+        let msg = serde_json::to_value(&msg)?;
+        let outcome = worker
+            .run(compiled, Call::Handle { state, msg })
+            .map_err(|e| anyhow!(e))?;
+        for (to, payload) in outcome.sent {
+            ctx.send(&to, payload)?;
+        }
+        Ok(outcome.state)
+    })
+}
+
+/// Recompiles the script if it changed, and tells a person about it: the actor's log, and
+/// `problem.txt` while the file on disk does not compile.
+fn refresh(script: &mut Script, context: &Context, dir: &ActorDir) {
+    match script.refresh(context) {
+        Refresh::Unchanged => {}
+        Refresh::Compiled => {
+            eprintln!("compiled {}", script.path().display());
+            let _ = std::fs::remove_file(dir.problem_file());
+        }
+        Refresh::Failed => {
+            let problem = script.problem().unwrap_or_default();
+            let kept = if script.compiled().is_some() {
+                "keeping the last version that compiled"
+            } else {
+                "messages wait until it compiles"
+            };
+            eprintln!(
+                "{} does not compile ({kept}):\n{problem}",
+                script.path().display()
+            );
+            let text = format!("{problem}\n({kept})\n");
+            if let Err(e) = fsio::write_atomic(&dir.problem_file(), text.as_bytes()) {
+                eprintln!("cannot write problem.txt: {e}");
+            }
+        }
+    }
+}
+
+/// A fresh actor (state `null`) gets `init()`'s state at once, so a person sees it.
+fn first_state(script: &Script, worker: &mut Worker, state_file: &std::path::Path) {
+    let fresh = fsio::read_json::<serde_json::Value>(state_file).is_ok_and(|s| s.is_null());
+    let Some(compiled) = script.compiled().filter(|_| fresh) else {
+        return;
+    };
+    match worker.run(compiled, Call::Init) {
+        Ok(outcome) => {
+            if let Err(e) = fsio::write_json_atomic(state_file, &outcome.state) {
+                eprintln!("cannot write the first state: {e:#}");
+            }
+        }
+        Err(e) => eprintln!("init failed: {e}"),
+    }
+}
