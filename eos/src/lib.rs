@@ -6,6 +6,8 @@
 //! ([`dead`]), spawn requests and actor status files, signalling by pidfd ([`pidfd`]), and the
 //! SDK with which a Rust program is an actor ([`sdk`]).
 
+#[doc(hidden)]
+pub mod cli;
 pub mod dead;
 pub mod duration;
 pub mod envelope;

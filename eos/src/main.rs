@@ -1,1 +1,5 @@
-fn main() {}
+//! `eos`: the EOS command-line tool.
+
+fn main() -> std::process::ExitCode {
+    eos::cli::main()
+}

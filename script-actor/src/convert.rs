@@ -10,13 +10,13 @@ pub fn to_rune(value: &serde_json::Value) -> Result<Value, String> {
 
 pub fn to_json(value: &Value) -> Result<serde_json::Value, String> {
     check_finite(value)?;
-    serde_json::to_value(value).map_err(|e| format!("not expressible as JSON: {e}"))
+    serde_json::to_value(value).map_err(|e| e.to_string())
 }
 
 fn check_finite(value: &Value) -> Result<(), String> {
     if let Ok(float) = value.as_float() {
         if !float.is_finite() {
-            return Err(format!("{float} cannot be written as JSON"));
+            return Err(format!("{float} is not a number JSON can hold"));
         }
     } else if let Ok(vec) = value.borrow_ref::<RuneVec>() {
         for item in vec.iter() {

@@ -145,8 +145,8 @@ fn execute(
              without a semicolon, or `return state;`)"
         ));
     }
-    let state =
-        convert::to_json(&value).map_err(|e| format!("`{name}` returned a value that is {e}"))?;
+    let state = convert::to_json(&value)
+        .map_err(|e| format!("`{name}` returned a value JSON cannot hold: {e}"))?;
     Ok(Outcome {
         state,
         sent: host::take_outbox(),

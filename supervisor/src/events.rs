@@ -45,11 +45,12 @@ pub enum Event {
 }
 
 /// The signals the supervisor handles; all others keep their default action.
-const SIGNALS: [Signal; 5] = [
+const SIGNALS: [Signal; 6] = [
     Signal::SIGUSR1,
     Signal::SIGCHLD,
     Signal::SIGTERM,
     Signal::SIGINT,
+    Signal::SIGQUIT,
     Signal::SIGHUP,
 ];
 

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::actor::{Current, Process};
 use crate::process;
-use crate::supervisor::Supervisor;
+use crate::supervisor::{Stop, Supervisor};
 
 impl Supervisor {
     /// Starts the actor's process from its record; the outcome goes to `status.json`.
@@ -87,6 +87,11 @@ impl Supervisor {
             return;
         };
         actor.process = Process::Stopped;
+        if self.stopping == Some(Stop::Keep) {
+            // Stopped on purpose, to be started again: its status still says it was running.
+            let _ = fs::remove_file(actor.dir.pid_file());
+            return;
+        }
         match (&code, &signal) {
             (_, Some(signal)) => warn!("{id} was killed by {signal}"),
             (Some(0), _) => info!("{id} exited"),

@@ -7,7 +7,7 @@ use std::io;
 use std::path::Path;
 
 use eos::layout::{self, spool_file_name};
-use eos::{ActorId, MessageId, dead, envelope, fsio};
+use eos::{ActorId, MessageId, dead, envelope, fsio, numbers};
 use log::{debug, error, warn};
 use serde_json::Value;
 
@@ -67,6 +67,9 @@ impl Supervisor {
             Err(_) if origin.maybe_unfinished(&meta) => return Ok(false),
             Err(e) => return Err(format!("the message is not valid JSON: {e}")),
         };
+        // Wrapping it in an envelope must not change a number in it.
+        numbers::check_exact(&bytes)
+            .map_err(|e| format!("the message cannot be delivered unchanged: {e}"))?;
         let (value, changed) = envelope::normalize(value, id)?;
         let Some(actor) = self.actors.get(to) else {
             return Err(self.unknown_actor(to));

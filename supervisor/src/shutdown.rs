@@ -1,7 +1,9 @@
-//! Shutdown on SIGTERM or SIGINT: every actor gets SIGTERM and up to the grace period to exit,
-//! then SIGKILL; then the actors' folders are removed, as in the original EOS. Messages that
-//! were never handled are not deleted with them: they go to `dead/` with a reason.
-//! (SIGKILL cannot be caught: a killed supervisor leaves everything on disk for a restart.)
+//! Stopping. Every actor gets SIGTERM and up to the grace period to exit, then SIGKILL. Then:
+//! - on SIGTERM or SIGINT, the actors' folders are removed, as in the original EOS; messages
+//!   that were never handled are not deleted with them but go to `dead/` with a reason;
+//! - on SIGQUIT, everything stays on disk and the next supervisor starts the actors again.
+//!
+//! (SIGKILL cannot be caught: a killed supervisor leaves everything on disk, like SIGQUIT.)
 
 use std::fs;
 use std::time::{Duration, Instant};
@@ -13,13 +15,14 @@ use nix::sys::signal::Signal;
 
 use crate::actor::Process;
 use crate::events::Event;
-use crate::supervisor::Supervisor;
+use crate::supervisor::{Stop, Supervisor};
 
 /// How long to wait for processes to vanish after SIGKILL.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
 impl Supervisor {
-    pub(crate) fn shutdown(mut self) -> Result<()> {
+    pub(crate) fn shutdown(mut self, stop: Stop) -> Result<()> {
+        self.stopping = Some(stop);
         let running = self.signal_all(Signal::SIGTERM);
         if running > 0 {
             info!(
@@ -37,10 +40,18 @@ impl Supervisor {
             self.wait_for_exits(Instant::now() + KILL_WAIT, false)?;
         }
         let ids: Vec<ActorId> = self.actors.keys().cloned().collect();
-        for id in &ids {
-            self.clear_out(id);
+        match stop {
+            Stop::Clean => {
+                for id in &ids {
+                    self.clear_out(id);
+                }
+                info!("stopped; removed {} actor(s)", ids.len());
+            }
+            Stop::Keep => info!(
+                "stopped; {} actor(s) kept on disk for the next start",
+                ids.len()
+            ),
         }
-        info!("stopped; removed {} actor(s)", ids.len());
         Ok(())
     }
 

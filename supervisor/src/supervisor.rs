@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, Metadata};
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
@@ -45,6 +46,16 @@ impl Origin {
     }
 }
 
+/// How the supervisor stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGTERM or SIGINT: as in the original EOS, the actors' folders are removed.
+    Clean,
+    /// SIGQUIT: the actors are stopped but everything stays on disk, and the next supervisor
+    /// on this root starts them again.
+    Keep,
+}
+
 pub struct Supervisor {
     pub(crate) root: Root,
     pub(crate) config: Config,
@@ -54,6 +65,8 @@ pub struct Supervisor {
     pub(crate) scheduler: Scheduler,
     /// The next spool sequence number: spool names sort in delivery order.
     pub(crate) next_seq: u64,
+    /// Set once the supervisor is stopping.
+    pub(crate) stopping: Option<Stop>,
 }
 
 impl Supervisor {
@@ -69,6 +82,7 @@ impl Supervisor {
             by_pid: HashMap::new(),
             scheduler: Scheduler,
             next_seq: 0,
+            stopping: None,
         })
     }
 
@@ -85,12 +99,11 @@ impl Supervisor {
                 .events
                 .wait(Some(wake.saturating_duration_since(Instant::now())))?;
             for event in events {
-                if self.handle(event).is_break() {
-                    return self.shutdown();
+                if let ControlFlow::Break(stop) = self.handle(event) {
+                    return self.shutdown(stop);
                 }
             }
             self.poll_starting_actors();
-            self.resignal_due();
             self.resignal_due();
             if Instant::now() >= next_tick {
                 self.rescan();
@@ -99,12 +112,13 @@ impl Supervisor {
         }
     }
 
-    fn handle(&mut self, event: Event) -> std::ops::ControlFlow<()> {
+    fn handle(&mut self, event: Event) -> ControlFlow<Stop> {
         debug!("{event:?}");
         match event {
             Event::Signal(Signal::SIGTERM | Signal::SIGINT) => {
-                return std::ops::ControlFlow::Break(());
+                return ControlFlow::Break(Stop::Clean);
             }
+            Event::Signal(Signal::SIGQUIT) => return ControlFlow::Break(Stop::Keep),
             Event::Signal(Signal::SIGUSR1) => self.scan_spawn_dir(),
             Event::Signal(Signal::SIGCHLD) => self.reap(),
             Event::Signal(_) | Event::Overflow => self.rescan(),
@@ -118,7 +132,7 @@ impl Supervisor {
                 _ => {}
             },
         }
-        std::ops::ControlFlow::Continue(())
+        ControlFlow::Continue(())
     }
 
     /// Looks at everything again: new spawn requests, messages in `send/`, and each actor's

@@ -8,6 +8,7 @@ mod delivery;
 mod lifecycle;
 mod routing;
 mod rust_actor;
+mod script_actor;
 mod shutdown;
 mod spawn;
 mod start;

@@ -179,6 +179,46 @@ impl System {
         self.wait_running(id);
     }
 
+    /// Writes a Rune script into the test's folder and returns its path.
+    pub fn script(&self, name: &str, source: &str) -> PathBuf {
+        let path = self.root.parent().unwrap().join(name);
+        fs::write(&path, source).expect("write script");
+        path
+    }
+
+    /// Spawns `script` as a script actor and waits until it runs.
+    pub fn spawn_script(&self, id: &str, script: &Path, options: &[&str]) {
+        let mut args = vec![script.to_str().unwrap()];
+        args.extend(options);
+        self.spawn(id, &bin("script-actor"), &args);
+    }
+
+    /// Runs `eos --root ROOT args...` to completion.
+    pub fn eos(&self, args: &[&str]) -> Output {
+        self.eos_with_stdin(args, "")
+    }
+
+    pub fn eos_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(bin("eos"))
+            .arg("--root")
+            .arg(&self.root)
+            .args(args)
+            .env_remove("EOS_ROOT")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run eos");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().expect("eos output")
+    }
+
     pub fn wait_running(&self, id: &str) {
         wait_until(&format!("{id} is running"), || {
             self.status(id)["status"] == "running"
@@ -249,6 +289,12 @@ impl Drop for System {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // One started by `eos up` is not our child: find it by its .pid.
+        if let Ok(pid) = fs::read_to_string(self.root.join(".pid"))
+            && alive(pid.trim().parse().unwrap_or(0))
+        {
+            let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+        }
         if std::thread::panicking() {
             eprintln!("--- supervisor log ---\n{}", self.log());
             eprintln!("--- root ---\n{}", tree(&self.root));
@@ -309,4 +355,12 @@ pub fn tree(dir: &Path) -> String {
         }
     }
     out
+}
+
+/// Standard output and error of a finished command, for assertions.
+pub fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }

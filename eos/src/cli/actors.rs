@@ -1,0 +1,309 @@
+//! Looking at actors (`list`, `inspect`) and stopping one (`kill`).
+
+use std::fs;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::sys::signal::Signal;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::output::{BAD, BOLD, DIM, GOOD, Output, WARN, styled};
+use super::system;
+use crate::pidfd::Pidfd;
+use crate::spawn_request::SpawnRequest;
+use crate::status::ActorStatus;
+use crate::{ActorId, Root, fsio, layout, mailbox};
+
+/// Everything the CLI shows about one actor, read from its folder.
+#[derive(Serialize)]
+pub struct ActorView {
+    pub id: ActorId,
+    /// running / exited / failed / starting (no status written yet)
+    pub status: String,
+    pub pid: Option<u32>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    /// Pending messages, `current` included.
+    pub queue: usize,
+    pub current: bool,
+    pub program: Option<String>,
+    /// The script, for a script actor.
+    pub script: Option<String>,
+    /// What keeps it from handling anything (a script that does not compile).
+    pub problem: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl ActorView {
+    pub fn read(root: &Root, id: &ActorId) -> ActorView {
+        let dir = root.actor(id);
+        let status: Option<ActorStatus> = fsio::read_json(&dir.status_file()).ok();
+        let record: Option<SpawnRequest> = fsio::read_json(&dir.spawn_record()).ok();
+        let pending = mailbox::pending(&dir.spool_dir()).unwrap_or_default();
+        let current = dir.current_file().exists();
+        let text = |p: &Path| fs::read_to_string(p).ok().map(|t| t.trim_end().to_owned());
+        let script = record
+            .as_ref()
+            .filter(|r| {
+                Path::new(&r.path)
+                    .file_name()
+                    .is_some_and(|n| n == "script-actor")
+            })
+            .and_then(|r| r.args.first().cloned());
+        let (word, pid, exit_code, signal) = match &status {
+            None => ("starting".to_owned(), None, None, None),
+            Some(s @ ActorStatus::Running { pid, .. }) => {
+                (s.word().to_owned(), Some(*pid), None, None)
+            }
+            Some(s @ ActorStatus::Exited { code, signal, .. }) => {
+                (s.word().to_owned(), None, *code, signal.clone())
+            }
+            Some(s) => (s.word().to_owned(), None, None, None),
+        };
+        ActorView {
+            id: id.clone(),
+            status: word,
+            pid,
+            exit_code,
+            signal,
+            queue: pending.len() + usize::from(current),
+            current,
+            program: record.map(|r| r.path),
+            script,
+            problem: text(&dir.problem_file()),
+            last_error: text(&dir.last_error_file()).or_else(|| match &status {
+                Some(ActorStatus::Failed { error, .. }) => Some(error.clone()),
+                _ => None,
+            }),
+        }
+    }
+}
+
+/// The actors in the root, sorted by id.
+pub fn known(root: &Root) -> Vec<ActorId> {
+    let mut ids: Vec<ActorId> = fsio::names(&root.running_dir())
+        .unwrap_or_default()
+        .iter()
+        .filter(|n| !layout::is_ignored(n))
+        .filter_map(|n| ActorId::parse(n).ok())
+        .filter(|id| root.actor(id).path().is_dir())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// `id` if such an actor exists; otherwise an error that lists the ones that do.
+pub fn require(root: &Root, id: &str) -> Result<ActorId> {
+    let parsed = ActorId::parse(id).map_err(|e| anyhow!("{e}"))?;
+    if root.actor(&parsed).path().is_dir() {
+        return Ok(parsed);
+    }
+    let known = known(root);
+    if known.is_empty() {
+        bail!(
+            "there is no actor `{id}` on {} (there are no actors)",
+            root.path().display()
+        );
+    }
+    let names: Vec<&str> = known.iter().map(ActorId::as_str).collect();
+    bail!(
+        "there is no actor `{id}`; known actors: {}",
+        names.join(", ")
+    )
+}
+
+fn status_style(view: &ActorView) -> String {
+    let style = match view.status.as_str() {
+        "running" if view.problem.is_some() => WARN,
+        "running" => GOOD,
+        "starting" => DIM,
+        _ => BAD,
+    };
+    let mut word = view.status.clone();
+    if view.problem.is_some() {
+        word.push_str(" (script error)");
+    }
+    styled(style, word)
+}
+
+pub fn list(root: &Root, out: &Output) -> Result<ExitCode> {
+    let views: Vec<ActorView> = known(root)
+        .iter()
+        .map(|id| ActorView::read(root, id))
+        .collect();
+    out.data(&views)?;
+    if out.json_mode() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if views.is_empty() {
+        out.say(format!("no actors on {}", root.path().display()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let width = views
+        .iter()
+        .map(|v| v.id.as_str().len())
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    out.say(styled(
+        BOLD,
+        format!(
+            "{:<width$}  {:<24}  {:>7}  {:>5}  SCRIPT",
+            "ID", "STATUS", "PID", "QUEUE"
+        ),
+    ))?;
+    for view in &views {
+        // Pad the plain word, then style it, so columns line up with or without colour.
+        let plain_len = view.status.len() + if view.problem.is_some() { 15 } else { 0 };
+        let padding = " ".repeat(24usize.saturating_sub(plain_len));
+        out.say(format!(
+            "{:<width$}  {}{padding}  {:>7}  {:>5}  {}",
+            view.id,
+            status_style(view),
+            view.pid.map_or("-".into(), |p| p.to_string()),
+            view.queue,
+            view.script
+                .as_deref()
+                .or(view.program.as_deref())
+                .unwrap_or("-"),
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn inspect(root: &Root, out: &Output, id: &str) -> Result<ExitCode> {
+    let id = require(root, id)?;
+    let view = ActorView::read(root, &id);
+    let dir = root.actor(&id);
+    let state: Value = fsio::read_json(&dir.state_file()).unwrap_or(Value::Null);
+    let read = |name: &str| -> Value {
+        let path = dir.spool_dir().join(name);
+        fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or(Value::Null)
+    };
+    let current = view.current.then(|| read(layout::CURRENT));
+    let pending: Vec<Value> = mailbox::pending(&dir.spool_dir())
+        .unwrap_or_default()
+        .iter()
+        .map(|name| json!({"file": name, "message": read(name)}))
+        .collect();
+    out.data(&json!({
+        "actor": view,
+        "folder": dir.path(),
+        "state": state,
+        "current": current,
+        "pending": pending,
+    }))?;
+    if out.json_mode() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut status = status_style(&view);
+    if let Some(pid) = view.pid {
+        status.push_str(&format!(" (pid {pid})"));
+    }
+    if let Some(code) = view.exit_code {
+        status.push_str(&format!(" (exit code {code})"));
+    }
+    if let Some(signal) = &view.signal {
+        status.push_str(&format!(" (killed by {signal})"));
+    }
+    out.say(format!("{} {}", styled(BOLD, "actor:  "), id))?;
+    out.say(format!("{} {}", styled(BOLD, "status: "), status))?;
+    out.say(format!(
+        "{} {}",
+        styled(BOLD, "folder: "),
+        dir.path().display()
+    ))?;
+    if let Some(program) = view.script.as_ref().or(view.program.as_ref()) {
+        out.say(format!("{} {program}", styled(BOLD, "runs:   ")))?;
+    }
+    if let Some(problem) = &view.problem {
+        out.say(styled(WARN, "problem (messages wait until it is fixed):"))?;
+        out.say(indent(problem))?;
+    }
+    if let Some(error) = &view.last_error {
+        out.say(styled(BOLD, "last error:"))?;
+        out.say(indent(error))?;
+    }
+    out.say(styled(BOLD, "state:"))?;
+    out.say(indent(&serde_json::to_string_pretty(&state)?))?;
+    if let Some(current) = current {
+        out.say(styled(BOLD, "handling now:"))?;
+        out.say(indent(&compact(&current)))?;
+    }
+    out.say(styled(BOLD, format!("pending ({}):", pending.len())))?;
+    for item in &pending {
+        let file = item["file"].as_str().unwrap_or_default();
+        out.say(format!(
+            "  {}  {}",
+            styled(DIM, file),
+            compact(&item["message"])
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn compact(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+pub fn kill(root: &Root, out: &Output, id: &str, signal: &str) -> Result<ExitCode> {
+    system::require(root)?;
+    let id = require(root, id)?;
+    let name = signal.trim_start_matches("SIG").to_uppercase();
+    let signal: Signal = format!("SIG{name}")
+        .parse()
+        .map_err(|_| anyhow!("unknown signal `{signal}`; use e.g. TERM, INT or KILL"))?;
+    let dir = root.actor(&id);
+    let pidfd = actor_process(root, &id)
+        .with_context(|| format!("`{id}` is not running (see `eos inspect {id}`)"))?;
+    pidfd
+        .signal(signal)
+        .with_context(|| format!("signalling {id}"))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dir.pid_file().exists() {
+        if Instant::now() > deadline {
+            out.warn(format!(
+                "{id} has not exited yet; `eos kill {id} --signal KILL` forces it"
+            ));
+            return Ok(ExitCode::FAILURE);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    out.say(format!(
+        "{} {id}; its folder, state and mail stay",
+        styled(GOOD, "stopped")
+    ))?;
+    out.data(&json!({"id": id, "stopped": true}))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A pidfd for the actor's process, checked to really be that actor: a PID read from a file
+/// may have been reused, so its environment must name this actor and this root.
+fn actor_process(root: &Root, id: &ActorId) -> Result<Pidfd> {
+    let pid: u32 = fs::read_to_string(root.actor(id).pid_file())?
+        .trim()
+        .parse()?;
+    let pidfd = Pidfd::open(pid)?;
+    let environ = fs::read(format!("/proc/{pid}/environ"))?;
+    let has = |var: String| environ.split(|b| *b == 0).any(|e| e == var.as_bytes());
+    let root_path = root.path().canonicalize()?;
+    if !has(format!("{}={id}", layout::ACTOR_ID_ENV))
+        || !has(format!("{}={}", layout::ROOT_ENV, root_path.display()))
+    {
+        bail!("pid {pid} is no longer this actor");
+    }
+    Ok(pidfd)
+}

@@ -1,0 +1,191 @@
+//! The `eos` command-line tool (also installed as `act`). It only reads and writes files in the
+//! root and signals the supervisor; everything it does, a person can do with a shell.
+
+mod actors;
+mod bench;
+mod demo;
+mod locate;
+mod messages;
+mod output;
+mod spawn;
+mod system;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::Root;
+use crate::layout::{self, ROOT_ENV};
+
+/// EOS: an actor system on the Linux filesystem and signals.
+///
+/// Start a system with `eos up`, spawn a script with `eos spawn-script FILE.rn`, send it a
+/// message with `eos send ID '{"inc": 1}'`, and look at `eos list` and `eos inspect ID`, or at
+/// the files under the root.
+#[derive(Parser)]
+#[command(name = "eos", version, args_override_self = true)]
+pub struct Cli {
+    /// The EOS root [default: /var/actors, or a per-user folder if that cannot be used]
+    #[arg(long, env = ROOT_ENV, global = true)]
+    root: Option<PathBuf>,
+    /// Output JSON for scripts instead of text for people
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start a supervisor in the background (if none runs on the root) and wait until it is ready
+    Up {
+        /// How often the supervisor rescans everything
+        #[arg(long, default_value = "2s")]
+        tick: String,
+        /// How long actors get to exit when it stops
+        #[arg(long, default_value = "30s")]
+        grace: String,
+    },
+    /// Stop the supervisor and its actors, keeping them on disk: `eos up` starts them again
+    Down,
+    /// Stop the supervisor and its actors and remove them, as the original EOS does (unhandled
+    /// messages go to dead/)
+    Shutdown,
+    /// Start a program as an actor
+    Spawn {
+        /// The executable
+        path: PathBuf,
+        /// Arguments for it, after the protocol's four
+        #[arg(last = true)]
+        args: Vec<String>,
+        /// The actor's id [default: the program's name, made unique]
+        #[arg(long)]
+        id: Option<String>,
+        /// Its first state (JSON) [default: null]
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Start a Rune script as an actor (run by `script-actor`)
+    SpawnScript {
+        /// The script, with `pub fn handle(state, msg)`
+        script: PathBuf,
+        /// Options for script-actor (--deadline 5s, --budget N, --memory BYTES)
+        #[arg(last = true)]
+        options: Vec<String>,
+        /// The actor's id [default: the script's name, made unique]
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Send a message (JSON from the argument, from -f FILE, or from standard input)
+    Send {
+        /// The receiving actor
+        to: String,
+        /// The payload, as JSON
+        #[arg(value_name = "JSON")]
+        message: Option<String>,
+        /// Read the payload from this file (`-` for standard input)
+        #[arg(short, long, conflicts_with = "message")]
+        file: Option<PathBuf>,
+        /// Send on behalf of this actor [default: no sender]
+        #[arg(long)]
+        sender: Option<String>,
+    },
+    /// List the actors: id, status, pid, queue depth, script
+    List,
+    /// Show one actor: status, last error, state, pending messages
+    Inspect {
+        /// The actor
+        id: String,
+    },
+    /// Stop one actor (its folder, state and mail stay)
+    Kill {
+        /// The actor
+        id: String,
+        /// The signal to send
+        #[arg(long, default_value = "TERM")]
+        signal: String,
+    },
+    /// Compile-check Rune scripts (errors as file:line:col: error: message)
+    Check {
+        /// The scripts
+        #[arg(required = true)]
+        scripts: Vec<PathBuf>,
+    },
+    /// Run a short tour on a temporary root and print what happens
+    Demo,
+    /// Measure EOS against the raw floor of the same file operations and signals
+    Bench {
+        /// Ping-pong round trips to time
+        #[arg(long, default_value_t = 2000)]
+        round_trips: u32,
+        /// Messages to send to one actor for the throughput figure
+        #[arg(long, default_value_t = 2000)]
+        messages: u32,
+    },
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The `eos` and `act` binaries' `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::error(&e, json);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    // Why the default root is not /var/actors, if it is not: said once, when starting.
+    let (root, fallback) = match cli.root {
+        Some(root) => (root, None),
+        None => layout::default_root(),
+    };
+    let root = Root::new(root);
+    let out = output::Output::new(cli.json);
+    match cli.command {
+        Command::Up { tick, grace } => system::up(&root, &out, &tick, &grace, fallback),
+        Command::Down => system::stop(&root, &out, system::StopMode::Keep),
+        Command::Shutdown => system::stop(&root, &out, system::StopMode::Clean),
+        Command::Spawn {
+            path,
+            args,
+            id,
+            state,
+        } => spawn::spawn(&root, &out, &path, args, id, state),
+        Command::SpawnScript {
+            script,
+            options,
+            id,
+        } => spawn::spawn_script(&root, &out, &script, options, id),
+        Command::Send {
+            to,
+            message,
+            file,
+            sender,
+        } => messages::send(&root, &out, &to, message, file, sender),
+        Command::List => actors::list(&root, &out),
+        Command::Inspect { id } => actors::inspect(&root, &out, &id),
+        Command::Kill { id, signal } => actors::kill(&root, &out, &id, &signal),
+        Command::Check { scripts } => spawn::check(&scripts),
+        Command::Demo => demo::run(&out),
+        Command::Bench {
+            round_trips,
+            messages,
+        } => bench::run(&out, round_trips, messages),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "eos", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

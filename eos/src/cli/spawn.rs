@@ -1,0 +1,199 @@
+//! `spawn`, `spawn-script` and `check`: writing spawn requests and checking scripts.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+use serde_json::{Value, json};
+
+use super::output::{BOLD, GOOD, Output, styled};
+use super::{locate, messages, system};
+use crate::spawn_request::SpawnRequest;
+use crate::status::ActorStatus;
+use crate::{ActorId, MessageId, Root, fsio, layout};
+
+pub fn spawn(
+    root: &Root,
+    out: &Output,
+    path: &Path,
+    args: Vec<String>,
+    id: Option<String>,
+    state: Option<String>,
+) -> Result<ExitCode> {
+    system::require(root)?;
+    let program = resolve(path)?;
+    let state = state
+        .map(|text| messages::parse_json(&text, "--state"))
+        .transpose()?;
+    let id = choose_id(root, id, &program)?;
+    start(
+        root,
+        out,
+        &id,
+        SpawnRequest {
+            path: program.to_string_lossy().into_owned(),
+            args,
+            id: Some(id.clone()),
+            state,
+        },
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn spawn_script(
+    root: &Root,
+    out: &Output,
+    script: &Path,
+    options: Vec<String>,
+    id: Option<String>,
+) -> Result<ExitCode> {
+    system::require(root)?;
+    let script = std::path::absolute(script)?;
+    if !script.is_file() {
+        bail!("there is no script {}", script.display());
+    }
+    let runner = locate::program("script-actor")?;
+    let id = choose_id(root, id, &script)?;
+    let mut args = vec![script.to_string_lossy().into_owned()];
+    args.extend(options);
+    start(
+        root,
+        out,
+        &id,
+        SpawnRequest {
+            path: runner.to_string_lossy().into_owned(),
+            args,
+            id: Some(id.clone()),
+            state: None,
+        },
+    )?;
+    // The actor runs either way; say now if its script does not compile.
+    let check = Command::new(&runner).arg("--check").arg(&script).output()?;
+    if !check.status.success() {
+        out.warn(format!(
+            "{} does not compile; `{id}` keeps its messages until it does:\n{}",
+            script.display(),
+            String::from_utf8_lossy(&check.stderr).trim_end()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `check SCRIPT...`: compiles the scripts with `script-actor --check`.
+pub fn check(scripts: &[PathBuf]) -> Result<ExitCode> {
+    let status = Command::new(locate::program("script-actor")?)
+        .arg("--check")
+        .args(scripts)
+        .status()?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// An absolute path to an executable: as given if it has a `/`, else looked up on `PATH`.
+fn resolve(path: &Path) -> Result<PathBuf> {
+    let found = if path.components().count() > 1 || path.is_absolute() {
+        std::path::absolute(path)?
+    } else {
+        let dirs = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&dirs)
+            .map(|d| d.join(path))
+            .find(|p| p.is_file())
+            .ok_or_else(|| anyhow!("`{}` is not a file here nor on PATH", path.display()))?
+    };
+    if !found.is_file() {
+        bail!("there is no program {}", found.display());
+    }
+    if nix::unistd::access(&found, nix::unistd::AccessFlags::X_OK).is_err() {
+        bail!("{} is not executable (chmod +x it)", found.display());
+    }
+    Ok(found)
+}
+
+/// The id asked for (which must be free), or the file's name, or that name made unique.
+fn choose_id(root: &Root, id: Option<String>, file: &Path) -> Result<ActorId> {
+    let taken = |id: &ActorId| root.actor(id).path().exists();
+    if let Some(id) = id {
+        let id = ActorId::parse(&id).map_err(|e| anyhow!(e))?;
+        if taken(&id) {
+            bail!("an actor `{id}` already exists; choose another --id");
+        }
+        return Ok(id);
+    }
+    let stem = file
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    match ActorId::parse(&stem) {
+        Ok(id) if !taken(&id) => Ok(id),
+        _ => Ok(ActorId::generate(&stem)),
+    }
+}
+
+/// Writes the request and waits for the supervisor's answer: the actor's status, or the
+/// request set aside with a reason.
+fn start(root: &Root, out: &Output, id: &ActorId, request: SpawnRequest) -> Result<()> {
+    let name = format!("{id}.{}.json", MessageId::generate());
+    fsio::write_json_atomic(&root.spawn_dir().join(&name), &request)?;
+    let rejected = layout::reason_file(&root.rejected_spawn_dir().join(&name));
+    let status_file = root.actor(id).status_file();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(reason) = std::fs::read_to_string(&rejected) {
+            let reason = reason.lines().next().unwrap_or_default().to_owned();
+            bail!("the supervisor refused to spawn `{id}`: {reason}");
+        }
+        if let Ok(status) = fsio::read_json::<ActorStatus>(&status_file) {
+            return report(out, id, root, &status);
+        }
+        if Instant::now() > deadline {
+            bail!("the supervisor has not answered within 10s; is it stuck? see its log");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn report(out: &Output, id: &ActorId, root: &Root, status: &ActorStatus) -> Result<()> {
+    let (word, pid): (&str, Value) = match status {
+        ActorStatus::Running { pid, .. } => ("running", json!(pid)),
+        ActorStatus::Failed { error, .. } => bail!("`{id}` could not be started: {error}"),
+        ActorStatus::Exited { .. } => {
+            out.warn(format!(
+                "`{id}` exited at once; see {}",
+                root.actor(id).log_file().display()
+            ));
+            ("exited", Value::Null)
+        }
+    };
+    out.say(format!(
+        "{} {} (pid {}); its folder is {}",
+        styled(GOOD, "spawned"),
+        styled(BOLD, id),
+        pid,
+        root.actor(id).path().display()
+    ))?;
+    out.data(&json!({"id": id, "status": word, "pid": pid}))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_default_to_the_file_name_and_stay_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let id = choose_id(&root, None, Path::new("/p/counter.rn")).unwrap();
+        assert_eq!(id.as_str(), "counter");
+        std::fs::create_dir_all(root.actor(&id).path()).unwrap();
+        let again = choose_id(&root, None, Path::new("/p/counter.rn")).unwrap();
+        assert!(again.as_str().starts_with("counter-"), "{again}");
+        assert!(choose_id(&root, Some("counter".into()), Path::new("x")).is_err());
+        assert!(choose_id(&root, Some("a/b".into()), Path::new("x")).is_err());
+    }
+}

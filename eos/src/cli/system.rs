@@ -1,0 +1,191 @@
+//! The supervisor, seen from the CLI: is one running on the root, start one, stop it.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::os::fd::AsFd;
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use nix::fcntl::{Flock, FlockArg};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::Signal;
+use serde_json::json;
+
+use super::locate;
+use super::output::{BOLD, GOOD, Output, styled};
+use crate::Root;
+use crate::pidfd::Pidfd;
+
+/// The supervisor running on a root.
+pub struct Supervisor {
+    pub pidfd: Pidfd,
+}
+
+/// The supervisor running on `root`, if any. It holds the root's lock while it runs, so the
+/// lock (not the `.pid` file, which a killed supervisor leaves behind) says whether one runs.
+pub fn running(root: &Root) -> Option<Supervisor> {
+    let file = File::open(root.lock_file()).ok()?;
+    if let Ok(lock) = Flock::lock(file, FlockArg::LockSharedNonblock) {
+        drop(lock);
+        return None;
+    }
+    let pid: u32 = fs::read_to_string(root.pid_file())
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let pidfd = Pidfd::open(pid).ok()?;
+    Some(Supervisor { pidfd })
+}
+
+/// The running supervisor, or an error that says how to start one.
+pub fn require(root: &Root) -> Result<Supervisor> {
+    running(root).ok_or_else(|| {
+        anyhow::anyhow!(
+            "no supervisor is running on {}; start one with `eos up` (or `eos --root {0} up`)",
+            root.path().display()
+        )
+    })
+}
+
+pub fn up(
+    root: &Root,
+    out: &Output,
+    tick: &str,
+    grace: &str,
+    fallback: Option<String>,
+) -> Result<ExitCode> {
+    for value in [tick, grace] {
+        crate::duration::parse(value).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(running) = running(root) {
+        out.say(format!(
+            "a supervisor is already running on {} (pid {})",
+            root.path().display(),
+            running.pidfd.pid()
+        ))?;
+        out.data(&json!({"root": root.path(), "pid": running.pidfd.pid(), "started": false}))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(why) = fallback {
+        out.warn(why);
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root.path())
+        .with_context(|| format!("creating {}", root.path().display()))?;
+    let log_path = root.supervisor_log();
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .with_context(|| format!("opening {}", log_path.display()))?;
+    let mut command = Command::new(locate::program("supervisor")?);
+    command
+        .arg(root.path())
+        .args(["--tick", tick, "--grace", grace])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // SAFETY: setsid is async-signal-safe. A session of its own detaches the supervisor from
+    // this terminal, so it outlives the shell that started it.
+    unsafe {
+        command.pre_exec(|| {
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = command.spawn().context("starting the supervisor")?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let log = fs::read_to_string(&log_path).unwrap_or_default();
+            let last: Vec<&str> = log.lines().rev().take(5).collect();
+            let last: Vec<&str> = last.into_iter().rev().collect();
+            bail!(
+                "the supervisor stopped at once ({status}):\n{}",
+                last.join("\n")
+            );
+        }
+        if running(root).is_some_and(|s| s.pidfd.pid() == child.id()) {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the supervisor did not become ready within 10s; see {}",
+                log_path.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    out.say(format!(
+        "{} supervisor on {} (pid {}); log: {}",
+        styled(GOOD, "started"),
+        styled(BOLD, root.path().display()),
+        child.id(),
+        log_path.display()
+    ))?;
+    out.data(&json!({"root": root.path(), "pid": child.id(), "started": true}))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// SIGQUIT: stop, keep everything on disk for the next start.
+    Keep,
+    /// SIGTERM: stop and remove the actors, as the original EOS does.
+    Clean,
+}
+
+pub fn stop(root: &Root, out: &Output, mode: StopMode) -> Result<ExitCode> {
+    let Some(supervisor) = running(root) else {
+        out.say(format!(
+            "no supervisor is running on {}",
+            root.path().display()
+        ))?;
+        out.data(&json!({"root": root.path(), "stopped": false}))?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let signal = match mode {
+        StopMode::Keep => Signal::SIGQUIT,
+        StopMode::Clean => Signal::SIGTERM,
+    };
+    supervisor
+        .pidfd
+        .signal(signal)
+        .context("signalling the supervisor")?;
+    out.say(format!(
+        "stopping the supervisor (pid {}); actors get their grace period",
+        supervisor.pidfd.pid()
+    ))?;
+    wait_exit(&supervisor.pidfd, Duration::from_secs(120))?;
+    let what = match mode {
+        StopMode::Keep => "stopped; the actors are kept on disk and `eos up` starts them again",
+        StopMode::Clean => "shut down; the actors were removed (unhandled messages are in dead/)",
+    };
+    out.say(styled(GOOD, what))?;
+    out.data(&json!({"root": root.path(), "stopped": true}))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits until the process behind `pidfd` has exited (its pidfd becomes readable).
+fn wait_exit(pidfd: &Pidfd, limit: Duration) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!("pid {} did not exit within {limit:?}", pidfd.pid());
+        }
+        let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, timeout) {
+            Ok(n) if n > 0 => return Ok(()),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => return Err(e).context("waiting for the supervisor"),
+        }
+    }
+}

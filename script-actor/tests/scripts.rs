@@ -1,0 +1,68 @@
+//! Every Rune script in the repository compiles, and `--check` reports errors as
+//! `file:line:col: error: message`. (Being an integration test also makes `cargo test` build
+//! the `script-actor` binary, which the end-to-end tests in `eos/tests/e2e` run.)
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn rune_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            rune_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rn") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_rune_script_in_the_repository_compiles() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut scripts = Vec::new();
+    rune_files(repo, &mut scripts);
+    assert!(scripts.len() >= 5, "found only {scripts:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_script-actor"))
+        .arg("--check")
+        .args(&scripts)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn check_reports_errors_with_their_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("broken.rn");
+    std::fs::write(
+        &script,
+        "pub fn handle(state, msg) {\n    let x = ;\n    state\n}\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_script-actor"))
+        .arg("--check")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().unwrap();
+    assert_eq!(
+        first,
+        format!(
+            "{}:2:13: error: Expected expression but got `;`",
+            script.display()
+        )
+    );
+}
