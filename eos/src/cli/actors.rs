@@ -273,7 +273,9 @@ pub fn kill(root: &Root, out: &Output, id: &str, signal: &str) -> Result<ExitCod
         .signal(signal)
         .with_context(|| format!("signalling {id}"))?;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while dir.pid_file().exists() {
+    let running =
+        || fsio::read_json::<ActorStatus>(&dir.status_file()).is_ok_and(|s| s.is_running());
+    while running() {
         if Instant::now() > deadline {
             out.warn(format!(
                 "{id} has not exited yet; `eos kill {id} --signal KILL` forces it"
