@@ -133,6 +133,10 @@ enum Command {
 
 /// The `eos` and `act` binaries' `main`.
 pub fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(code) = bench::internal(&args) {
+        return code;
+    }
     let cli = Cli::parse();
     let json = cli.json;
     match run(cli) {

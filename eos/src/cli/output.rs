@@ -13,11 +13,20 @@ pub const BAD: Style = AnsiColor::Red.on_default().bold();
 
 pub struct Output {
     json: bool,
+    quiet: bool,
 }
 
 impl Output {
     pub fn new(json: bool) -> Self {
-        Output { json }
+        Output { json, quiet: false }
+    }
+
+    /// Says nothing at all (for steps of a larger command whose output would be noise).
+    pub fn quiet() -> Self {
+        Output {
+            json: false,
+            quiet: true,
+        }
     }
 
     pub fn json_mode(&self) -> bool {
@@ -26,7 +35,7 @@ impl Output {
 
     /// A line for people (nothing in JSON mode). Styles are dropped when not on a terminal.
     pub fn say(&self, text: impl AsRef<str>) -> io::Result<()> {
-        if self.json {
+        if self.json || self.quiet {
             return Ok(());
         }
         let mut out = anstream::stdout().lock();
@@ -44,7 +53,7 @@ impl Output {
 
     /// The JSON document of this command (nothing in text mode).
     pub fn data(&self, value: &impl Serialize) -> io::Result<()> {
-        if !self.json {
+        if !self.json || self.quiet {
             return Ok(());
         }
         let mut out = io::stdout().lock();

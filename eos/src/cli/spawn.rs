@@ -136,7 +136,7 @@ fn choose_id(root: &Root, id: Option<String>, file: &Path) -> Result<ActorId> {
 
 /// Writes the request and waits for the supervisor's answer: the actor's status, or the
 /// request set aside with a reason.
-fn start(root: &Root, out: &Output, id: &ActorId, request: SpawnRequest) -> Result<()> {
+pub(super) fn start(root: &Root, out: &Output, id: &ActorId, request: SpawnRequest) -> Result<()> {
     let name = format!("{id}.{}.json", MessageId::generate());
     fsio::write_json_atomic(&root.spawn_dir().join(&name), &request)?;
     let rejected = layout::reason_file(&root.rejected_spawn_dir().join(&name));

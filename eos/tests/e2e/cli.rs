@@ -321,3 +321,51 @@ fn check_completions_and_act() {
         .unwrap();
     assert!(ok(&act).contains("no actors"));
 }
+
+#[test]
+fn the_demo_runs_and_cleans_up() {
+    let out = Command::new(bin("eos")).arg("demo").output().unwrap();
+    let stdout = ok(&out);
+    for expected in [
+        "1. Start a supervisor",
+        "\"count\": 8",
+        "ping won the rally",
+        "in the other order, give another outcome",
+        "Division by zero",
+        "shut down",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    let root = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Root: "))
+        .expect("the demo names its root");
+    assert!(
+        !std::path::Path::new(root).exists(),
+        "the demo leaves nothing behind"
+    );
+}
+
+#[test]
+fn the_benchmark_reports_every_figure() {
+    let out = Command::new(bin("eos"))
+        .args(["--json", "bench", "--round-trips", "20", "--messages", "20"])
+        .output()
+        .unwrap();
+    let figures = json_of(&out);
+    for key in [
+        "floor_round_trips_per_s",
+        "eos_round_trips_per_s",
+        "ping_pong_ratio",
+        "throughput_msgs_per_s",
+        "latency_median_us",
+    ] {
+        assert!(
+            figures[key].as_f64().is_some_and(|v| v > 0.0),
+            "{key}: {figures}"
+        );
+    }
+}
