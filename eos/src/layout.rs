@@ -31,8 +31,11 @@ const TEMP_EXT: &str = ".tmp";
 /// (`$XDG_STATE_HOME/eos`, `~/.local/state/eos`, or `/tmp/eos-<uid>`). The supervisor and the
 /// CLI both call this, so they agree without being told.
 pub fn default_root() -> (PathBuf, Option<String>) {
+    default_root_for(Path::new(DEFAULT_ROOT))
+}
+
+fn default_root_for(preferred: &Path) -> (PathBuf, Option<String>) {
     use nix::unistd::{AccessFlags, access};
-    let preferred = Path::new(DEFAULT_ROOT);
     let usable = |p: &Path| access(p, AccessFlags::W_OK | AccessFlags::X_OK).is_ok();
     let fits = if preferred.exists() {
         usable(preferred)
@@ -53,7 +56,8 @@ pub fn default_root() -> (PathBuf, Option<String>) {
         .map(|base| base.join("eos"))
         .unwrap_or_else(|| PathBuf::from(format!("/tmp/eos-{}", nix::unistd::getuid())));
     let why = format!(
-        "{DEFAULT_ROOT} cannot be created or written by this user, so the root is {}",
+        "{} cannot be created or written by this user, so the root is {}",
+        preferred.display(),
         fallback.display()
     );
     (fallback, Some(why))
@@ -359,6 +363,21 @@ mod tests {
         assert_eq!(spool_message_id(&b), Some(id));
         assert!(is_pending_name(&a));
         assert!(!is_pending_name(CURRENT));
+    }
+
+    #[test]
+    fn the_default_root_falls_back_when_it_cannot_be_made() {
+        let writable = tempfile::tempdir().unwrap();
+        let preferred = writable.path().join("actors");
+        assert_eq!(default_root_for(&preferred), (preferred, None));
+        // Nobody, not even root, can create a folder in /proc.
+        let (fallback, why) = default_root_for(Path::new("/proc/eos-test/actors"));
+        assert_ne!(fallback, Path::new("/proc/eos-test/actors"));
+        assert!(
+            fallback.ends_with("eos") || fallback.starts_with("/tmp/eos-"),
+            "{fallback:?}"
+        );
+        assert!(why.unwrap().contains("cannot be created"));
     }
 
     #[test]
