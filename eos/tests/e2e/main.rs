@@ -6,6 +6,7 @@ mod support;
 mod cli;
 mod crash;
 mod delivery;
+mod devcontainer;
 mod lifecycle;
 mod routing;
 mod rust_actor;

@@ -1,0 +1,48 @@
+# syntax=docker/dockerfile:1
+# The EOS playground image, in three stages:
+#   build    compiles the three programs in release mode, from the lock file;
+#   runtime  a small image with EOS and the tools to explore a root (bash, jq, inotify-tools...);
+#   dev      the dev container: the same, plus the Rust toolchain to change EOS itself.
+ARG RUST_VERSION=1.88
+
+FROM rust:${RUST_VERSION}-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock rustfmt.toml ./
+COPY eos eos
+COPY supervisor supervisor
+COPY script-actor script-actor
+# The demo embeds the playground's scripts.
+COPY playground playground
+RUN cargo build --release --locked -p eos -p supervisor -p script-actor --bins
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        bash ca-certificates git inotify-tools jq less procps tini vim-tiny \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/target/release/eos /src/target/release/act \
+    /src/target/release/supervisor /src/target/release/script-actor /usr/local/bin/
+# A user of its own owns the EOS root; the root must not be writable by others.
+RUN useradd --create-home --shell /bin/bash eos \
+    && install -d -m 700 -o eos /var/actors
+USER eos
+ENV EOS_ROOT=/var/actors
+# tini reaps zombies and forwards signals; the supervisor reaps its own children either way.
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["supervisor"]
+
+FROM rust:${RUST_VERSION}-bookworm AS dev
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        bash ca-certificates git inotify-tools jq less procps shellcheck sudo tini vim \
+    && rm -rf /var/lib/apt/lists/* \
+    && rustup component add rustfmt clippy
+COPY --from=build /src/target/release/eos /src/target/release/act \
+    /src/target/release/supervisor /src/target/release/script-actor /usr/local/bin/
+ARG USERNAME=vscode
+RUN useradd --create-home --shell /bin/bash "$USERNAME" \
+    && echo "$USERNAME ALL=(root) NOPASSWD:ALL" > /etc/sudoers.d/"$USERNAME" \
+    && install -d -m 700 -o "$USERNAME" /var/actors \
+    && chown -R "$USERNAME" /usr/local/cargo /usr/local/rustup
+USER $USERNAME
+CMD ["sleep", "infinity"]
