@@ -22,6 +22,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_data()?;
+        // Closed before the rename: closed after it, watchers would see a second "written"
+        // event under the final name.
+        drop(file);
         fs::rename(&tmp, path)
     })();
     if result.is_err() {

@@ -19,6 +19,9 @@ pub const ACTOR_ID_ENV: &str = "EOS_ACTOR_ID";
 /// The name of the message an actor is allowed to read, inside its spool.
 pub const CURRENT: &str = "current";
 
+/// The name of the file that pauses delivery, in the root or in an actor's folder.
+pub const PAUSED: &str = "paused";
+
 const MESSAGE_EXT: &str = ".json";
 const SEND_SEPARATOR: &str = "::";
 const REASON_EXT: &str = ".reason";
@@ -99,6 +102,27 @@ impl Root {
         self.path.join("supervisor.log")
     }
 
+    /// While this file exists, nothing is delivered to anyone (`eos pause`).
+    pub fn paused_file(&self) -> PathBuf {
+        self.path.join(PAUSED)
+    }
+
+    /// The event journal: one JSON object per line, appended by the supervisor.
+    pub fn journal_file(&self) -> PathBuf {
+        self.path.join("journal.jsonl")
+    }
+
+    /// The journal before the last rotation.
+    pub fn rotated_journal_file(&self) -> PathBuf {
+        self.path.join("journal.1.jsonl")
+    }
+
+    /// Requests to the supervisor that are not files of the protocol (step, deliver), each
+    /// answered with a reply file beside it.
+    pub fn control_dir(&self) -> PathBuf {
+        self.path.join("control")
+    }
+
     /// Spawn requests: `{"path": ..., "args": [...]}` files.
     pub fn spawn_dir(&self) -> PathBuf {
         self.path.join("spawn")
@@ -125,7 +149,7 @@ impl Root {
     }
 
     /// Every directory the supervisor creates at start.
-    pub fn dirs(&self) -> [PathBuf; 6] {
+    pub fn dirs(&self) -> [PathBuf; 7] {
         [
             self.path.clone(),
             self.spawn_dir(),
@@ -133,6 +157,7 @@ impl Root {
             self.running_dir(),
             self.dead_dir(),
             self.rejected_spawn_dir(),
+            self.control_dir(),
         ]
     }
 
@@ -180,6 +205,11 @@ impl ActorDir {
     /// The actor's PID, for people and tools.
     pub fn pid_file(&self) -> PathBuf {
         self.path.join(".pid")
+    }
+
+    /// While this file exists, nothing is delivered to this actor (`eos pause ID`).
+    pub fn paused_file(&self) -> PathBuf {
+        self.path.join(PAUSED)
     }
 
     /// Pending messages, in delivery order by name, and `current`.
@@ -287,6 +317,22 @@ pub fn is_ignored(name: &str) -> bool {
         || [".swp", ".swo", ".swx", ".tmp", ".part"]
             .iter()
             .any(|ext| name.ends_with(ext))
+}
+
+/// The reply to the control request `request` (`control/<name>.json` → `control/<name>.reply`).
+pub fn control_reply(request: &Path) -> PathBuf {
+    request.with_extension("reply")
+}
+
+/// Parses a dead letter's name, `{ACTOR_ID}::{RANDOM}.json` or a numbered `…{RANDOM}.N.json`.
+pub fn parse_dead_letter_name(name: &str) -> Option<(ActorId, MessageId)> {
+    let stem = name.strip_suffix(MESSAGE_EXT)?;
+    let (to, id) = stem.split_once(SEND_SEPARATOR)?;
+    let id = match id.rsplit_once('.') {
+        Some((base, n)) if n.bytes().all(|b| b.is_ascii_digit()) => base,
+        _ => id,
+    };
+    Some((ActorId::parse(to).ok()?, MessageId::parse(id).ok()?))
 }
 
 /// A hidden temp file beside `path` for an atomic write, unique to this process and call.

@@ -8,11 +8,14 @@
 
 #[doc(hidden)]
 pub mod cli;
+pub mod clock;
+pub mod control;
 pub mod dead;
 pub mod duration;
 pub mod envelope;
 pub mod fsio;
 pub mod id;
+pub mod journal;
 pub mod layout;
 pub mod mailbox;
 pub mod numbers;

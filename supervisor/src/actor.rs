@@ -66,6 +66,8 @@ pub struct Actor {
     pub record: Option<SpawnRequest>,
     pub process: Process,
     pub current: Current,
+    /// The id of the message it was given as `current`, until it is done with it.
+    pub handling: Option<String>,
     /// How many times it was started, restarts by a new supervisor included.
     pub starts: u32,
 }

@@ -1,17 +1,23 @@
 //! Delivery: when an actor's `current` is free, the next pending message becomes `current` and
 //! the actor gets SIGUSR1.
 //!
-//! The policy (which message, whether now) is the [`Scheduler`]; the rest of this file moves
-//! files and sends signals. Pausing, stepping and choosing the order plug into the scheduler.
+//! The policy (whether now, which message) is the [`Scheduler`]; the rest of this file moves
+//! files and sends signals. A message is checked as it becomes `current`: a person may have
+//! edited it in the spool, so one that is not valid JSON yet is left for a moment (an editor
+//! may be writing it) and then set aside, and one that is no longer an envelope is wrapped.
 
+use std::fs;
 use std::io;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use eos::layout::CURRENT;
-use eos::{ActorId, fsio, mailbox};
+use eos::envelope::normalize;
+use eos::journal::Event;
+use eos::layout::{self, CURRENT};
+use eos::{ActorDir, ActorId, MessageId, Root, fsio, mailbox, numbers};
 use log::{debug, warn};
 use nix::sys::signal::Signal;
+use serde_json::Value;
 
 use crate::actor::{Actor, Current, Process};
 use crate::supervisor::Supervisor;
@@ -22,59 +28,118 @@ const MAX_READY_BACKOFF: Duration = Duration::from_millis(100);
 /// First wait before signalling again for a `current` that is still there.
 const FIRST_RESIGNAL: Duration = Duration::from_millis(50);
 
-/// The delivery policy: which pending message an actor gets next.
+/// A pending message that does not parse and was written this recently may still be being
+/// written by an editor: it is left for later instead of being set aside.
+const EDIT_SETTLE: Duration = Duration::from_secs(2);
+
+/// The delivery policy: whether an actor may get a message now, and which one.
 pub struct Scheduler;
 
 impl Scheduler {
+    /// Not while the system or the actor is paused (a `paused` file in the root or in the
+    /// actor's folder): messages wait as files, and can be stepped or delivered by hand.
+    pub fn may_deliver(&self, root: &Root, actor: &ActorDir) -> bool {
+        !root.paused_file().exists() && !actor.paused_file().exists()
+    }
+
     /// First in, first out: the first name in spool order.
     pub fn next<'a>(&self, _to: &ActorId, pending: &'a [String]) -> Option<&'a str> {
         pending.first().map(String::as_str)
     }
 }
 
+/// What became of an attempt to make a pending message `current`.
+enum Made {
+    Current {
+        message: String,
+        redelivered: bool,
+        payload: Value,
+    },
+    /// `current` is there already.
+    Occupied,
+    /// Not valid JSON yet, and written a moment ago: try again later.
+    NotYet,
+    /// Set aside as a dead letter: try the next one.
+    SetAside,
+}
+
 impl Supervisor {
-    /// Delivers the next message to `id` if it is running, ready and not busy.
+    /// Delivers the scheduler's next message to `id` if it is running, ready, free and not
+    /// paused.
     pub(crate) fn try_deliver(&mut self, id: &ActorId) {
+        let _ = self.deliver(id, None);
+    }
+
+    /// Delivers to `id`: the scheduler's choice, or the pending file `chosen` (then even while
+    /// paused). Returns the message delivered, if one was.
+    pub(crate) fn deliver(
+        &mut self,
+        id: &ActorId,
+        chosen: Option<&str>,
+    ) -> Result<Option<(String, Value)>, String> {
         let Some(actor) = self.actors.get_mut(id) else {
-            return;
+            return Err(format!("there is no actor `{id}`"));
         };
+        if chosen.is_none() && !self.scheduler.may_deliver(&self.root, &actor.dir) {
+            return Ok(None);
+        }
         let spool = actor.dir.spool_dir();
+        let mut delivered = None;
         match actor.current {
-            Current::Signalled { .. } => return,
+            Current::Signalled { .. } => return Ok(None),
             Current::Unsignalled => {}
-            Current::Empty => {
+            Current::Empty => loop {
                 if matches!(actor.process, Process::Stopped) {
-                    return;
+                    return Err(format!("`{id}` is not running"));
                 }
-                let pending = match mailbox::pending(&spool) {
-                    Ok(pending) => pending,
-                    Err(e) => {
-                        warn!("cannot read the spool of {id}: {e}");
-                        return;
-                    }
-                };
-                let Some(next) = self.scheduler.next(id, &pending) else {
-                    return;
+                let pending = mailbox::pending(&spool)
+                    .map_err(|e| format!("cannot read the spool of {id}: {e}"))?;
+                let next = match chosen {
+                    Some(name) if pending.iter().any(|p| p == name) => name.to_owned(),
+                    Some(name) => return Err(format!("`{name}` is not pending for `{id}`")),
+                    None => match self.scheduler.next(id, &pending) {
+                        Some(next) => next.to_owned(),
+                        None => return Ok(None),
+                    },
                 };
                 if !poll_ready(actor) {
-                    return;
+                    return Err(format!("`{id}` is starting and cannot take SIGUSR1 yet"));
                 }
-                match make_current(&spool, next) {
-                    Ok(true) => debug!("{id}: delivering {next}"),
-                    // A `current` is there already (placed by hand?): signal for it instead.
-                    Ok(false) => {}
-                    Err(e) => {
-                        warn!("cannot deliver {next} to {id}: {e}");
-                        return;
+                match make_current(&self.root, id, &spool, &next, self.config.max_message_bytes) {
+                    Made::Current {
+                        message,
+                        redelivered,
+                        payload,
+                    } => {
+                        debug!("{id}: delivering {next}");
+                        actor.handling = Some(message.clone());
+                        actor.current = Current::Unsignalled;
+                        self.journal.record(Event::Deliver {
+                            message: message.clone(),
+                            actor: id.to_string(),
+                            redelivered,
+                        });
+                        delivered = Some((message, payload));
+                        break;
                     }
+                    Made::Occupied => {
+                        actor.current = Current::Unsignalled;
+                        break;
+                    }
+                    Made::NotYet => return Ok(None),
+                    Made::SetAside if chosen.is_some() => {
+                        return Err(format!(
+                            "`{next}` is not a valid message; it was set aside in dead/"
+                        ));
+                    }
+                    Made::SetAside => continue,
                 }
-                actor.current = Current::Unsignalled;
-            }
+            },
         }
-        if !poll_ready(actor) {
-            return;
+        if poll_ready(actor) {
+            signal_current(actor, FIRST_RESIGNAL);
         }
-        signal_current(actor, FIRST_RESIGNAL);
+        Ok(delivered)
     }
 
     /// Signals again the actors whose `current` has waited past its retry time.
@@ -102,9 +167,33 @@ impl Supervisor {
         }
     }
 
-    /// An actor's `current` was deleted or moved away: the actor is done with it.
+    /// An actor's `current` was deleted or moved away: the actor is done with it. The result
+    /// goes to the journal: the new state, or a failure if the message went to `dead/`.
     pub(crate) fn current_left(&mut self, id: &ActorId) {
         self.reconcile_current(id);
+        let Some(actor) = self.actors.get_mut(id) else {
+            return;
+        };
+        if actor.current == Current::Empty
+            && let Some(message) = actor.handling.take()
+        {
+            let failed = MessageId::parse(&message).is_ok_and(|m| {
+                self.root
+                    .dead_dir()
+                    .join(layout::dead_letter_name(id, &m))
+                    .exists()
+            });
+            let state = (!failed)
+                .then(|| fsio::read_json::<Value>(&actor.dir.state_file()).ok())
+                .flatten()
+                .map(|s| eos::journal::inline(&s));
+            self.journal.record(Event::Result {
+                message,
+                actor: id.to_string(),
+                ok: !failed,
+                state,
+            });
+        }
         self.try_deliver(id);
     }
 
@@ -184,7 +273,7 @@ fn signal_current(actor: &mut Actor, backoff: Duration) {
 
 /// Whether the actor takes SIGUSR1 now. A starting actor is checked at most at its next check
 /// time, with a growing interval, and becomes `Ready` once it catches or blocks the signal.
-fn poll_ready(actor: &mut Actor) -> bool {
+pub(crate) fn poll_ready(actor: &mut Actor) -> bool {
     let now = Instant::now();
     let Process::Starting {
         pidfd,
@@ -212,7 +301,85 @@ fn poll_ready(actor: &mut Actor) -> bool {
     false
 }
 
-/// Renames a pending message to `current`, unless a `current` is there (then `Ok(false)`).
-fn make_current(spool: &Path, name: &str) -> io::Result<bool> {
-    fsio::rename_no_replace(&spool.join(name), &spool.join(CURRENT))
+/// Makes the pending message `name` the actor's `current`, checking it on the way.
+fn make_current(root: &Root, to: &ActorId, spool: &Path, name: &str, limit: u64) -> Made {
+    let path = spool.join(name);
+    let current = spool.join(CURRENT);
+    let id = layout::spool_message_id(name)
+        .or_else(|| MessageId::parse(name.trim_end_matches(".json")).ok())
+        .unwrap_or_else(MessageId::generate);
+    let bytes = match fsio::read_limited(&path, limit) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Made::NotYet,
+        Err(e) => {
+            return set_aside(
+                root,
+                to,
+                &path,
+                &id,
+                &format!("the message cannot be read: {e}"),
+            );
+        }
+    };
+    let checked = numbers::check_exact(&bytes)
+        .map_err(|e| format!("the message cannot be delivered unchanged: {e}"))
+        .and_then(|()| {
+            serde_json::from_slice::<Value>(&bytes)
+                .map_err(|e| format!("the message is not valid JSON: {e}"))
+        })
+        .and_then(|value| normalize(value, &id));
+    let (value, changed) = match checked {
+        Ok(ok) => ok,
+        Err(_) if recently_written(&path) => return Made::NotYet,
+        Err(reason) => return set_aside(root, to, &path, &id, &reason),
+    };
+    let message = value["id"].as_str().unwrap_or(id.as_str()).to_owned();
+    let redelivered = value["redelivered"] == Value::Bool(true);
+    let payload = value["payload"].clone();
+    let moved = if changed {
+        // Edited into something that is not an envelope: wrap it, then let it take the place.
+        let tmp = layout::temp_file(&path);
+        fsio::write_json_atomic(&tmp, &value)
+            .map_err(io::Error::other)
+            .and_then(|()| fsio::rename_no_replace(&tmp, &current))
+            .and_then(|placed| {
+                if placed {
+                    fs::remove_file(&path)?;
+                } else {
+                    fs::remove_file(&tmp)?;
+                }
+                Ok(placed)
+            })
+    } else {
+        fsio::rename_no_replace(&path, &current)
+    };
+    match moved {
+        Ok(true) => Made::Current {
+            message,
+            redelivered,
+            payload,
+        },
+        Ok(false) => Made::Occupied,
+        Err(e) => {
+            warn!("cannot deliver {} to {to}: {e}", path.display());
+            Made::NotYet
+        }
+    }
+}
+
+fn recently_written(path: &Path) -> bool {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|m| SystemTime::now().duration_since(m).ok())
+        .is_some_and(|age| age < EDIT_SETTLE)
+}
+
+fn set_aside(root: &Root, to: &ActorId, path: &Path, id: &MessageId, reason: &str) -> Made {
+    let name = layout::dead_letter_name(to, id);
+    match eos::dead::set_aside(path, &root.dead_dir(), &name, reason) {
+        Ok(landed) => warn!("dead letter {}: {reason}", landed.display()),
+        Err(e) => warn!("cannot set {} aside ({reason}): {e}", path.display()),
+    }
+    Made::SetAside
 }

@@ -18,9 +18,16 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 /// A directory the supervisor watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Watched {
+    /// The root itself (for `paused`).
+    Root,
     Spawn,
     Send,
+    /// An actor's folder (for `paused`).
+    Actor(ActorId),
     Spool(ActorId),
+    Dead,
+    DeadSpawn,
+    Control,
 }
 
 /// What happened to a file in a watched directory.

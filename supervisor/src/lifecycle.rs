@@ -7,6 +7,7 @@ use std::io;
 
 use anyhow::{Context, Result};
 use eos::envelope::mark_redelivered;
+use eos::journal::Event;
 use eos::spawn_request::SpawnRequest;
 use eos::status::{ActorStatus, unix_now};
 use eos::{ActorId, fsio, layout, mailbox};
@@ -97,6 +98,11 @@ impl Supervisor {
             (Some(0), _) => info!("{id} exited"),
             (code, _) => warn!("{id} exited with code {}", code.unwrap_or(-1)),
         }
+        self.journal.record(Event::Exit {
+            actor: id.to_string(),
+            code,
+            signal: signal.clone(),
+        });
         // `.pid` first: whoever reads "exited" finds no PID to signal.
         let _ = fs::remove_file(actor.dir.pid_file());
         let status = ActorStatus::Exited {
@@ -172,6 +178,9 @@ impl Supervisor {
         self.adopt(id.clone(), record, current, starts);
         if was_running {
             info!("restoring {id}");
+            self.journal.record(Event::Restart {
+                actor: id.to_string(),
+            });
             self.start(&id);
         } else {
             let _ = fs::remove_file(dir.pid_file());

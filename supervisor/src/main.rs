@@ -1,6 +1,7 @@
 //! `supervisor [ROOT]`: runs an EOS actor system on a root directory.
 
 mod actor;
+mod control;
 mod delivery;
 mod events;
 mod lifecycle;
@@ -42,6 +43,9 @@ struct Cli {
     /// Messages and spawn requests larger than this many bytes are set aside
     #[arg(long, default_value_t = 1 << 20)]
     max_message_bytes: u64,
+    /// The journal (journal.jsonl) is rotated when it grows past this many bytes
+    #[arg(long, default_value_t = eos::journal::DEFAULT_MAX_BYTES)]
+    journal_max_bytes: u64,
     /// More output (-v: debug, -vv: trace); RUST_LOG also works
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -86,6 +90,7 @@ fn run(cli: Cli) -> Result<()> {
         tick: cli.tick,
         grace: cli.grace,
         max_message_bytes: cli.max_message_bytes,
+        journal_max_bytes: cli.journal_max_bytes,
     };
     let result = Supervisor::new(claim.root().clone(), config)?.run();
     claim.release();

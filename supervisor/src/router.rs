@@ -6,6 +6,7 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
+use eos::journal::{self, Event};
 use eos::layout::{self, spool_file_name};
 use eos::{ActorId, MessageId, dead, envelope, fsio, numbers};
 use log::{debug, error, warn};
@@ -88,6 +89,26 @@ impl Supervisor {
         };
         moved
             .map_err(|e| format!("the message could not be moved into the spool of `{to}`: {e}"))?;
+        let message = value["id"].as_str().unwrap_or(id.as_str()).to_owned();
+        self.journal.record(Event::Send {
+            message: message.clone(),
+            from: value["sender"].as_str().map(str::to_owned),
+            to: to.to_string(),
+            cause: value
+                .get("cause")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            payload: journal::inline(&value["payload"]),
+        });
+        let file = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        self.journal.record(Event::Route {
+            message,
+            to: to.to_string(),
+            file,
+        });
         debug!("routed {} to {}", path.display(), dest.display());
         Ok(true)
     }

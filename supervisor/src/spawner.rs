@@ -8,6 +8,7 @@ use std::io;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
+use eos::journal::Event;
 use eos::layout;
 use eos::spawn_request::SpawnRequest;
 use eos::{ActorId, dead, fsio};
@@ -94,6 +95,11 @@ impl Supervisor {
         if let Err(e) = fs::remove_file(path) {
             warn!("cannot remove the spawn request {}: {e}", path.display());
         }
+        self.journal.record(Event::Spawn {
+            actor: id.to_string(),
+            program: record.path.clone(),
+            args: record.args.clone(),
+        });
         self.adopt(id.clone(), Some(record), Current::Empty, 0);
         self.start(&id);
         Ok(Some(id))
@@ -136,10 +142,11 @@ impl Supervisor {
         starts: u32,
     ) {
         let dir = self.root.actor(&id);
-        if let Err(e) = self
+        let watched = self
             .events
             .watch(&dir.spool_dir(), Watched::Spool(id.clone()))
-        {
+            .and_then(|()| self.events.watch(dir.path(), Watched::Actor(id.clone())));
+        if let Err(e) = watched {
             error!("{e:#}; deliveries to {id} wait for the next rescan");
         }
         self.actors.insert(
@@ -150,6 +157,7 @@ impl Supervisor {
                 record,
                 process: Process::Stopped,
                 current,
+                handling: None,
                 starts,
             },
         );

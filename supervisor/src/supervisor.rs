@@ -7,13 +7,41 @@ use std::ops::ControlFlow;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
-use eos::{ActorId, Root};
-use log::debug;
+use eos::{ActorId, Root, journal, layout};
+use log::{debug, warn};
 use nix::sys::signal::Signal;
 
 use crate::actor::Actor;
 use crate::delivery::Scheduler;
 use crate::events::{Change, Event, Events, Watched};
+
+/// The journal, as the supervisor writes it: a failure to write is reported once and does not
+/// stop the system.
+pub struct Journal {
+    writer: Option<journal::Writer>,
+    failed: bool,
+}
+
+impl Journal {
+    pub fn open(root: &Root, max_bytes: u64) -> Self {
+        let writer = journal::Writer::open(root, max_bytes)
+            .inspect_err(|e| warn!("the journal cannot be opened, nothing is recorded: {e}"))
+            .ok();
+        Journal {
+            writer,
+            failed: false,
+        }
+    }
+
+    pub fn record(&mut self, event: journal::Event) {
+        if let Some(writer) = &mut self.writer
+            && let Err(e) = writer.record(event)
+            && !std::mem::replace(&mut self.failed, true)
+        {
+            warn!("cannot write to the journal: {e}");
+        }
+    }
+}
 
 pub struct Config {
     /// How often everything is rescanned.
@@ -22,6 +50,8 @@ pub struct Config {
     pub grace: Duration,
     /// Larger messages and spawn requests are set aside.
     pub max_message_bytes: u64,
+    /// The journal is rotated when it grows past this.
+    pub journal_max_bytes: u64,
 }
 
 /// How a file came to the supervisor's attention.
@@ -63,6 +93,7 @@ pub struct Supervisor {
     pub(crate) actors: BTreeMap<ActorId, Actor>,
     pub(crate) by_pid: HashMap<u32, ActorId>,
     pub(crate) scheduler: Scheduler,
+    pub(crate) journal: Journal,
     /// The next spool sequence number: spool names sort in delivery order.
     pub(crate) next_seq: u64,
     /// Set once the supervisor is stopping.
@@ -72,9 +103,15 @@ pub struct Supervisor {
 impl Supervisor {
     pub fn new(root: Root, config: Config) -> Result<Self> {
         let mut events = Events::new()?;
+        events.watch(root.path(), Watched::Root)?;
         events.watch(&root.spawn_dir(), Watched::Spawn)?;
         events.watch(&root.send_dir(), Watched::Send)?;
+        events.watch(&root.dead_dir(), Watched::Dead)?;
+        events.watch(&root.rejected_spawn_dir(), Watched::DeadSpawn)?;
+        events.watch(&root.control_dir(), Watched::Control)?;
+        let journal = Journal::open(&root, config.journal_max_bytes);
         Ok(Supervisor {
+            journal,
             root,
             config,
             events,
@@ -125,14 +162,75 @@ impl Supervisor {
             Event::File { dir, name, change } => match (dir, change) {
                 (Watched::Spawn, Change::Arrived) => self.spawn_request(&name, Origin::Event),
                 (Watched::Send, Change::Arrived) => self.route(&name, Origin::Event),
-                (Watched::Spool(id), Change::Left) if name == eos::layout::CURRENT => {
+                (Watched::Spool(id), Change::Left) if name == layout::CURRENT => {
                     self.current_left(&id)
                 }
                 (Watched::Spool(id), Change::Arrived) => self.try_deliver(&id),
+                (Watched::Root, change) if name == layout::PAUSED => self.paused(None, change),
+                (Watched::Actor(id), change) if name == layout::PAUSED => {
+                    self.paused(Some(id), change)
+                }
+                (Watched::Dead, Change::Arrived) => self.dead_letter_seen(&name, false),
+                (Watched::DeadSpawn, Change::Arrived) => self.dead_letter_seen(&name, true),
+                (Watched::Control, Change::Arrived) => self.control_request(&name),
                 _ => {}
             },
         }
         ControlFlow::Continue(())
+    }
+
+    /// A `paused` file appeared or went away, in the root (`None`) or an actor's folder.
+    fn paused(&mut self, actor: Option<ActorId>, change: Change) {
+        let who = actor.as_ref().map(ToString::to_string);
+        match change {
+            Change::Arrived => self.journal.record(journal::Event::Pause { actor: who }),
+            Change::Left => {
+                self.journal.record(journal::Event::Resume { actor: who });
+                let ids: Vec<ActorId> = match actor {
+                    Some(id) => vec![id],
+                    None => self.actors.keys().cloned().collect(),
+                };
+                for id in ids {
+                    self.try_deliver(&id);
+                }
+            }
+        }
+    }
+
+    /// A reason appeared in `dead/` (or `dead/spawn/`): the journal records the dead letter.
+    fn dead_letter_seen(&mut self, name: &str, spawn: bool) {
+        let Some(letter) = name.strip_suffix(".reason") else {
+            return;
+        };
+        let dir = if spawn {
+            self.root.rejected_spawn_dir()
+        } else {
+            self.root.dead_dir()
+        };
+        let reason = fs::read_to_string(dir.join(name)).unwrap_or_default();
+        let reason = reason
+            .split("\n\nwas: ")
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let (actor, message) = match layout::parse_dead_letter_name(letter) {
+            Some((actor, message)) if !spawn => {
+                (Some(actor.to_string()), Some(message.to_string()))
+            }
+            _ => (None, None),
+        };
+        let file = if spawn {
+            format!("spawn/{letter}")
+        } else {
+            letter.to_owned()
+        };
+        self.journal.record(journal::Event::Dead {
+            file,
+            actor,
+            message,
+            reason,
+        });
     }
 
     /// Looks at everything again: new spawn requests, messages in `send/`, and each actor's

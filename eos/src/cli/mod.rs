@@ -3,6 +3,7 @@
 
 mod actors;
 mod bench;
+mod debugger;
 mod demo;
 mod locate;
 mod messages;
@@ -107,6 +108,28 @@ enum Command {
         #[arg(long, default_value = "TERM")]
         signal: String,
     },
+    /// Pause delivery, for everything or for one actor (sending still works; messages wait)
+    Pause {
+        /// Only this actor
+        id: Option<String>,
+    },
+    /// Resume delivery, for everything or for one actor
+    Resume {
+        /// Only this actor
+        id: Option<String>,
+    },
+    /// Deliver exactly one message (the next in order, or the next for ID) and stay paused
+    Step {
+        /// Only this actor's next message
+        id: Option<String>,
+    },
+    /// Deliver this pending message next, wherever it is in its queue ("A before B")
+    Deliver {
+        /// A message id or a spool file name (see `eos pending`)
+        message: String,
+    },
+    /// Everything waiting, system-wide, in the order it would be delivered
+    Pending,
     /// Compile-check Rune scripts (errors as file:line:col: error: message)
     Check {
         /// The scripts
@@ -181,6 +204,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::List => actors::list(&root, &out),
         Command::Inspect { id } => actors::inspect(&root, &out, &id),
         Command::Kill { id, signal } => actors::kill(&root, &out, &id, &signal),
+        Command::Pause { id } => debugger::pause(&root, &out, id),
+        Command::Resume { id } => debugger::resume(&root, &out, id),
+        Command::Step { id } => debugger::step(&root, &out, id),
+        Command::Deliver { message } => debugger::deliver(&root, &out, &message),
+        Command::Pending => debugger::pending(&root, &out),
         Command::Check { scripts } => spawn::check(&scripts),
         Command::Demo => demo::run(&out),
         Command::Bench {

@@ -1,0 +1,183 @@
+//! The debugger commands: `pause`, `resume`, `step`, `deliver`, `pending`.
+//!
+//! Pausing is a file (`paused` in the root or an actor's folder) that a person can also touch
+//! and remove; `step` and `deliver` are control requests the supervisor answers.
+
+use std::fs;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, anyhow, bail};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::actors;
+use super::output::{BOLD, DIM, GOOD, Output, WARN, styled};
+use super::system;
+use crate::control::{Reply, Request};
+use crate::{ActorId, MessageId, Root, fsio, layout, mailbox};
+
+pub fn pause(root: &Root, out: &Output, id: Option<String>) -> Result<ExitCode> {
+    let (file, who) = paused_file(root, id)?;
+    fsio::write_atomic(
+        &file,
+        b"paused by eos pause; remove this file (or eos resume) to resume\n",
+    )?;
+    out.say(format!(
+        "{} {who}: messages wait as files; `eos pending` lists them, `eos step` or \
+         `eos deliver MESSAGE` delivers one, `eos resume` goes on",
+        styled(WARN, "paused")
+    ))?;
+    out.data(&json!({"paused": true, "actor": who}))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn resume(root: &Root, out: &Output, id: Option<String>) -> Result<ExitCode> {
+    let (file, who) = paused_file(root, id)?;
+    let was = fs::remove_file(&file).is_ok();
+    let note = if was { "" } else { " (it was not paused)" };
+    out.say(format!("{} {who}{note}", styled(GOOD, "resumed")))?;
+    if root.paused_file().exists() && who != "everything" {
+        out.warn("the whole system is still paused (eos resume)");
+    }
+    out.data(&json!({"paused": false, "actor": who, "was_paused": was}))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn paused_file(root: &Root, id: Option<String>) -> Result<(std::path::PathBuf, String)> {
+    match id {
+        None => Ok((root.paused_file(), "everything".into())),
+        Some(id) => {
+            let id = actors::require(root, &id)?;
+            Ok((root.actor(&id).paused_file(), id.to_string()))
+        }
+    }
+}
+
+pub fn step(root: &Root, out: &Output, id: Option<String>) -> Result<ExitCode> {
+    let actor = id.map(|id| actors::require(root, &id)).transpose()?;
+    ask(root, out, &Request::Step { actor })
+}
+
+pub fn deliver(root: &Root, out: &Output, message: &str) -> Result<ExitCode> {
+    ask(
+        root,
+        out,
+        &Request::Deliver {
+            message: message.to_owned(),
+        },
+    )
+}
+
+/// Sends a control request and prints the supervisor's reply.
+fn ask(root: &Root, out: &Output, request: &Request) -> Result<ExitCode> {
+    system::require(root)?;
+    let path = root
+        .control_dir()
+        .join(format!("{}.json", MessageId::generate()));
+    fsio::write_json_atomic(&path, request)?;
+    let reply_path = layout::control_reply(&path);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reply: Reply = loop {
+        if let Ok(reply) = fsio::read_json(&reply_path) {
+            let _ = fs::remove_file(&reply_path);
+            break reply;
+        }
+        if Instant::now() > deadline {
+            let _ = fs::remove_file(&path);
+            bail!("the supervisor did not answer within 10s");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    if let Some(error) = reply.error {
+        return Err(anyhow!(error));
+    }
+    let delivered = reply
+        .delivered
+        .ok_or_else(|| anyhow!("the supervisor's reply is empty"))?;
+    out.say(format!(
+        "{} {} to {}: {}",
+        styled(GOOD, "delivered"),
+        delivered.message,
+        styled(BOLD, &delivered.actor),
+        delivered.payload
+    ))?;
+    out.data(&delivered)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct Waiting {
+    actor: ActorId,
+    file: String,
+    /// Being handled now (`current`), or waiting.
+    handling: bool,
+    paused: bool,
+    message: Value,
+}
+
+/// Everything waiting, system-wide: what each actor is handling, then the pending messages in
+/// the order `eos step` would deliver them (names carry the routing sequence).
+pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
+    let all_paused = root.paused_file().exists();
+    let mut handling = Vec::new();
+    let mut waiting = Vec::new();
+    for id in actors::known(root) {
+        let dir = root.actor(&id);
+        let paused = all_paused || dir.paused_file().exists();
+        let read = |file: &str| {
+            fsio::read_json::<Value>(&dir.spool_dir().join(file)).unwrap_or(Value::Null)
+        };
+        if dir.current_file().exists() {
+            handling.push(Waiting {
+                actor: id.clone(),
+                file: layout::CURRENT.into(),
+                handling: true,
+                paused,
+                message: read(layout::CURRENT),
+            });
+        }
+        for file in mailbox::pending(&dir.spool_dir()).unwrap_or_default() {
+            waiting.push(Waiting {
+                actor: id.clone(),
+                message: read(&file),
+                file,
+                handling: false,
+                paused,
+            });
+        }
+    }
+    waiting.sort_by(|a, b| (&a.file, &a.actor).cmp(&(&b.file, &b.actor)));
+    let all: Vec<&Waiting> = handling.iter().chain(&waiting).collect();
+    out.data(&all)?;
+    if out.json_mode() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if all_paused {
+        out.say(styled(WARN, "the system is paused (eos resume)"))?;
+    }
+    if all.is_empty() {
+        out.say("nothing is waiting")?;
+    }
+    for item in &all {
+        let what = if item.handling { "handling" } else { "waiting" };
+        let paused = if item.paused && !all_paused {
+            " (paused)"
+        } else {
+            ""
+        };
+        let id = item.message["id"].as_str().unwrap_or("?");
+        out.say(format!(
+            "{:<8} {:<16} {} {}{paused}  {}",
+            what,
+            item.actor,
+            styled(DIM, &item.file),
+            id,
+            item.message
+                .get("payload")
+                .map(|p| p.to_string())
+                .unwrap_or_default()
+        ))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
