@@ -23,6 +23,7 @@ pub mod pidfd;
 pub mod sdk;
 pub mod spawn_request;
 pub mod status;
+pub mod trace;
 
 pub use envelope::Envelope;
 pub use id::{ActorId, MessageId};

@@ -1,0 +1,150 @@
+//! `eos log [-f]`: the journal, one readable line per event.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde_json::Value;
+
+use super::output::{BAD, DIM, GOOD, Output, WARN, styled};
+use crate::journal::{self, Entry, Event};
+use crate::{Root, clock, trace};
+
+pub fn run(root: &Root, out: &Output, follow: bool) -> Result<ExitCode> {
+    for entry in journal::read(root) {
+        show(out, &entry)?;
+    }
+    if !follow {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let path = root.journal_file();
+    let mut offset = std::fs::metadata(&path).map_or(0, |m| m.len());
+    let mut partial = Vec::new();
+    loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let Ok(mut file) = File::open(&path) else {
+            continue;
+        };
+        let len = file.metadata()?.len();
+        if len < offset {
+            // Rotated: the new file starts from the beginning.
+            offset = 0;
+            partial.clear();
+        }
+        if len == offset {
+            continue;
+        }
+        file.seek(SeekFrom::Start(offset))?;
+        let mut bytes = Vec::new();
+        BufReader::new(file).read_to_end(&mut bytes)?;
+        offset += bytes.len() as u64;
+        partial.extend_from_slice(&bytes);
+        // Only complete lines; the rest waits for the next read.
+        let complete = partial
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let mut entries = Vec::new();
+        journal::read_lines(&partial[..complete], &mut entries);
+        partial.drain(..complete);
+        for entry in entries {
+            show(out, &entry)?;
+        }
+    }
+}
+
+fn show(out: &Output, entry: &Entry) -> Result<()> {
+    if out.json_mode() {
+        println!("{}", serde_json::to_string(entry)?);
+        return Ok(());
+    }
+    let time = clock::format(entry.us);
+    let time = styled(DIM, time.get(11..23).unwrap_or(&time));
+    let short = |v: &Value| trace::label(v, 60);
+    // Ids begin with the time: their end tells them apart.
+    let id = |m: &str| m.get(m.len().saturating_sub(8)..).unwrap_or(m).to_owned();
+    let line = match &entry.event {
+        Event::Spawn {
+            actor,
+            program,
+            args,
+        } => {
+            format!("spawn    {actor:<14} {program} {}", args.join(" "))
+        }
+        Event::Restart { actor } => format!("restart  {actor}"),
+        Event::Send {
+            message,
+            from,
+            to,
+            payload,
+            cause,
+        } => {
+            let from = from.as_deref().unwrap_or(trace::OUTSIDE);
+            let cause = cause
+                .as_deref()
+                .map(|c| format!(" (caused by {})", id(c)))
+                .unwrap_or_default();
+            format!(
+                "send     {from} → {to}  {}  {}{cause}",
+                id(message),
+                short(payload)
+            )
+        }
+        Event::Route { message, to, file } => {
+            format!("route    {to:<14} {}  → spool/{file}", id(message))
+        }
+        Event::Deliver {
+            message,
+            actor,
+            redelivered,
+        } => {
+            let again = if *redelivered { " (redelivered)" } else { "" };
+            format!("deliver  {actor:<14} {}{again}", id(message))
+        }
+        Event::Result {
+            message,
+            actor,
+            ok,
+            state,
+        } => {
+            let outcome = if *ok {
+                styled(GOOD, "ok")
+            } else {
+                styled(BAD, "failed")
+            };
+            let state = state
+                .as_ref()
+                .map(|s| format!("  state {}", short(s)))
+                .unwrap_or_default();
+            format!("result   {actor:<14} {}  {outcome}{state}", id(message))
+        }
+        Event::Dead { file, reason, .. } => {
+            format!(
+                "{}     {file}: {}",
+                styled(BAD, "dead"),
+                reason.lines().next().unwrap_or("")
+            )
+        }
+        Event::Exit {
+            actor,
+            code,
+            signal,
+        } => {
+            let how = signal
+                .clone()
+                .unwrap_or_else(|| format!("code {}", code.unwrap_or(-1)));
+            format!("exit     {actor:<14} {how}")
+        }
+        Event::Pause { actor } => styled(
+            WARN,
+            format!("pause    {}", actor.as_deref().unwrap_or("(everything)")),
+        ),
+        Event::Resume { actor } => {
+            format!("resume   {}", actor.as_deref().unwrap_or("(everything)"))
+        }
+    };
+    out.say(format!("{time}  {line}"))?;
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! `eos trace`: the message flow from the journal, as Mermaid or SVG.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use clap::ValueEnum;
+
+use super::output::{GOOD, Output, styled};
+use crate::trace::{self, Filter};
+use crate::{Root, clock, journal};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// A Mermaid sequence diagram (renders in VS Code's Markdown preview and on GitHub)
+    Mermaid,
+    /// A standalone SVG Lamport diagram
+    Svg,
+}
+
+pub struct Options {
+    pub format: Format,
+    pub actors: Vec<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub chain: Option<String>,
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(root: &Root, out: &Output, options: Options) -> Result<ExitCode> {
+    let entries = journal::read(root);
+    if entries.is_empty() {
+        out.warn(format!(
+            "the journal of {} is empty or missing",
+            root.path().display()
+        ));
+    }
+    let filter = Filter {
+        actors: options.actors,
+        since_us: options.since.as_deref().map(when).transpose()?,
+        until_us: options.until.as_deref().map(when).transpose()?,
+        chain: options.chain,
+    };
+    let messages = trace::filter(trace::messages(&entries), &filter);
+    let drawing = match options.format {
+        Format::Mermaid => trace::mermaid(&messages),
+        Format::Svg => trace::svg(&messages),
+    };
+    match options.output {
+        Some(path) => {
+            std::fs::write(&path, &drawing)
+                .with_context(|| format!("writing {}", path.display()))?;
+            out.say(format!(
+                "{} {} messages to {}",
+                styled(GOOD, "drew"),
+                messages.len(),
+                path.display()
+            ))?;
+        }
+        None => print!("{drawing}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A point in time: `2026-11-24T09:12:33Z`, or a duration ago (`30s`, `5m`).
+pub fn when(text: &str) -> Result<u64> {
+    if let Some(us) = clock::parse(text) {
+        return Ok(us);
+    }
+    let ago = crate::duration::parse(text).map_err(|_| {
+        anyhow!("`{text}` is not a time: use 2026-11-24T09:12:33Z or a duration ago such as 5m")
+    })?;
+    Ok(clock::now_us().saturating_sub(ago.as_micros() as u64))
+}

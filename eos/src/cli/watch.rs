@@ -1,0 +1,169 @@
+//! `eos watch`: a live view of the system, redrawn in place on a terminal; one snapshot when
+//! the output is not a terminal.
+
+use std::fs::File;
+use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::actors::{self, ActorView};
+use super::output::{BOLD, DIM, Output, WARN, styled};
+use super::system;
+use crate::journal::{self, Event};
+use crate::{Root, clock, fsio, trace};
+
+/// Deliveries are counted over this window for the rate.
+const WINDOW_US: u64 = 5_000_000;
+/// How much of the journal's end is read for the rate.
+const TAIL_BYTES: u64 = 512 << 10;
+
+#[derive(Serialize)]
+struct Row {
+    #[serde(flatten)]
+    actor: ActorView,
+    paused: bool,
+    handling: Option<Value>,
+    messages_per_s: f64,
+}
+
+#[derive(Serialize)]
+struct Snapshot {
+    root: String,
+    supervisor: Option<u32>,
+    paused: bool,
+    actors: Vec<Row>,
+}
+
+pub fn run(root: &Root, out: &Output, interval: Duration) -> Result<ExitCode> {
+    let live = std::io::stdout().is_terminal() && !out.json_mode();
+    loop {
+        let snapshot = snapshot(root);
+        if out.json_mode() {
+            out.data(&snapshot)?;
+        } else {
+            let text = render(&snapshot);
+            if live {
+                // Home, clear, draw: the view updates in place.
+                print!("\x1b[H\x1b[2J");
+            }
+            out.say(text)?;
+            std::io::stdout().flush()?;
+        }
+        if !live {
+            return Ok(ExitCode::SUCCESS);
+        }
+        std::thread::sleep(interval);
+    }
+}
+
+fn snapshot(root: &Root) -> Snapshot {
+    let rates = rates(root);
+    let paused = root.paused_file().exists();
+    let actors = actors::known(root)
+        .into_iter()
+        .map(|id| {
+            let dir = root.actor(&id);
+            let handling = fsio::read_json::<Value>(&dir.current_file())
+                .ok()
+                .map(|m| m.get("payload").cloned().unwrap_or(m));
+            Row {
+                paused: paused || dir.paused_file().exists(),
+                handling,
+                messages_per_s: rates.iter().filter(|a| **a == id.as_str()).count() as f64
+                    / (WINDOW_US as f64 / 1e6),
+                actor: ActorView::read(root, &id),
+            }
+        })
+        .collect();
+    Snapshot {
+        root: root.path().display().to_string(),
+        supervisor: system::running(root).map(|s| s.pidfd.pid()),
+        paused,
+        actors,
+    }
+}
+
+/// The actor of every delivery in the last window, from the end of the journal.
+fn rates(root: &Root) -> Vec<String> {
+    let Ok(mut file) = File::open(root.journal_file()) else {
+        return Vec::new();
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let start = len.saturating_sub(TAIL_BYTES);
+    let mut bytes = Vec::new();
+    if file.seek(SeekFrom::Start(start)).is_err() || file.read_to_end(&mut bytes).is_err() {
+        return Vec::new();
+    }
+    // The first line may be cut in half: start after it unless at the file's start.
+    let from = if start == 0 {
+        0
+    } else {
+        bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| i + 1)
+    };
+    let mut entries = Vec::new();
+    journal::read_lines(&bytes[from..], &mut entries);
+    let since = clock::now_us().saturating_sub(WINDOW_US);
+    entries
+        .into_iter()
+        .filter(|e| e.us >= since)
+        .filter_map(|e| match e.event {
+            Event::Deliver { actor, .. } => Some(actor),
+            _ => None,
+        })
+        .collect()
+}
+
+fn render(snapshot: &Snapshot) -> String {
+    let mut lines = Vec::new();
+    let supervisor = match snapshot.supervisor {
+        Some(pid) => format!("supervisor pid {pid}"),
+        None => styled(WARN, "no supervisor running (eos up)"),
+    };
+    let paused = if snapshot.paused {
+        styled(WARN, "  PAUSED (eos resume)")
+    } else {
+        String::new()
+    };
+    lines.push(format!(
+        "{}  {}  {supervisor}{paused}",
+        styled(BOLD, "EOS"),
+        snapshot.root
+    ));
+    lines.push(styled(
+        BOLD,
+        format!(
+            "{:<16} {:<10} {:>7} {:>6} {:>7}  HANDLING",
+            "ID", "STATUS", "PID", "QUEUE", "MSG/S"
+        ),
+    ));
+    for row in &snapshot.actors {
+        let status = if row.paused {
+            "paused".to_owned()
+        } else {
+            row.actor.status.clone()
+        };
+        lines.push(format!(
+            "{:<16} {:<10} {:>7} {:>6} {:>7.1}  {}",
+            row.actor.id.as_str(),
+            status,
+            row.actor.pid.map_or("-".into(), |p| p.to_string()),
+            row.actor.queue,
+            row.messages_per_s,
+            row.handling
+                .as_ref()
+                .map(|h| trace::label(h, 40))
+                .unwrap_or_default()
+        ));
+    }
+    if snapshot.actors.is_empty() {
+        lines.push(styled(DIM, "no actors"));
+    }
+    lines.join("\n")
+}
