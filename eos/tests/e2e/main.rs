@@ -5,6 +5,7 @@ mod support;
 
 mod cli;
 mod crash;
+mod debugger;
 mod delivery;
 mod devcontainer;
 mod lifecycle;
