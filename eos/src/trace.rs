@@ -337,9 +337,7 @@ pub fn svg(messages: &[Message]) -> String {
                 y2 + 16,
                 x2 + 10,
                 y2 + 16,
-                xml(&label(&Value::String(first_line(reason)), 48)
-                    .trim_matches('"')
-                    .to_owned())
+                xml(label(&Value::String(first_line(reason)), 48).trim_matches('"'))
             );
         }
     }
