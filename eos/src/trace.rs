@@ -28,6 +28,8 @@ pub struct Message {
     pub sent_at: usize,
     pub delivered_at: Option<usize>,
     pub failed: Option<(usize, String)>,
+    /// The receiver's state after handling it.
+    pub state_after: Option<Value>,
 }
 
 /// Reads the messages out of journal entries, in the order they were sent. A dead letter whose
@@ -56,11 +58,22 @@ pub fn messages(entries: &[Entry]) -> Vec<Message> {
                     sent_at: at,
                     delivered_at: None,
                     failed: None,
+                    state_after: None,
                 });
             }
             Event::Deliver { message, .. } => {
                 if let Some(m) = by_id.get(message).map(|&i| &mut messages[i]) {
                     m.delivered_at.get_or_insert(at);
+                }
+            }
+            Event::Result {
+                message,
+                ok: true,
+                state: Some(state),
+                ..
+            } => {
+                if let Some(m) = by_id.get(message).map(|&i| &mut messages[i]) {
+                    m.state_after = Some(state.clone());
                 }
             }
             Event::Dead {
@@ -80,6 +93,7 @@ pub fn messages(entries: &[Entry]) -> Vec<Message> {
                     sent_at: at,
                     delivered_at: None,
                     failed: Some((at, reason.clone())),
+                    state_after: None,
                 }),
             },
             _ => {}
@@ -314,21 +328,32 @@ pub fn svg(messages: &[Message]) -> String {
             out,
             r##"<circle cx="{x1}" cy="{y1}" r="3" fill="{stroke}"/>"##
         );
-        let mut text = label(&m.payload, 28);
+        let mut text = label(&m.payload, 36);
         if m.delivered_at.is_none() && m.failed.is_none() {
             text.push_str(" (pending)");
         }
-        let (lx, ly) = if x1 == x2 {
-            (x1 + 66, (y1 + y2) / 2 + 4)
+        // The label sits at the arrow's start, where arrows that cross cannot collide.
+        let (lx, ly, anchor) = if x1 == x2 {
+            (x1 + 66, (y1 + y2) / 2 + 4, "start")
+        } else if x2 > x1 {
+            (x1 + 8, y1 - 6, "start")
         } else {
-            ((x1 + x2) / 2, (y1 + y2) / 2 - 5)
+            (x1 - 8, y1 - 6, "end")
         };
-        let anchor = if x1 == x2 { "start" } else { "middle" };
         let _ = writeln!(
             out,
             r##"<text x="{lx}" y="{ly}" text-anchor="{anchor}" fill="{stroke}" stroke="white" stroke-width="4" paint-order="stroke">{}</text>"##,
             xml(&text)
         );
+        if let (Some(state), None) = (&m.state_after, &m.failed) {
+            let _ = writeln!(
+                out,
+                r##"<text x="{}" y="{}" fill="#778" font-size="11">{}</text>"##,
+                x2 + 8,
+                y2 + 4,
+                xml(&format!("state {}", label(state, 44)))
+            );
+        }
         if let Some((_, reason)) = &m.failed {
             let _ = writeln!(
                 out,

@@ -69,25 +69,21 @@ pub fn deliver(root: &Root, out: &Output, message: &str) -> Result<ExitCode> {
     )
 }
 
-/// Sends a control request and prints the supervisor's reply.
+/// Sends a control request and prints the supervisor's reply. While the actor is still busy
+/// with the message before (a person stepping quickly), it asks again for a few seconds.
 fn ask(root: &Root, out: &Output, request: &Request) -> Result<ExitCode> {
     system::require(root)?;
-    let path = root
-        .control_dir()
-        .join(format!("{}.json", MessageId::generate()));
-    fsio::write_json_atomic(&path, request)?;
-    let reply_path = layout::control_reply(&path);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let reply: Reply = loop {
-        if let Ok(reply) = fsio::read_json(&reply_path) {
-            let _ = fs::remove_file(&reply_path);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let reply = loop {
+        let reply = ask_once(root, request)?;
+        let busy = reply
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("still handling"));
+        if !busy || Instant::now() > deadline {
             break reply;
         }
-        if Instant::now() > deadline {
-            let _ = fs::remove_file(&path);
-            bail!("the supervisor did not answer within 10s");
-        }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_millis(10));
     };
     if let Some(error) = reply.error {
         return Err(anyhow!(error));
@@ -104,6 +100,26 @@ fn ask(root: &Root, out: &Output, request: &Request) -> Result<ExitCode> {
     ))?;
     out.data(&delivered)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn ask_once(root: &Root, request: &Request) -> Result<Reply> {
+    let path = root
+        .control_dir()
+        .join(format!("{}.json", MessageId::generate()));
+    fsio::write_json_atomic(&path, request)?;
+    let reply_path = layout::control_reply(&path);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(reply) = fsio::read_json(&reply_path) {
+            let _ = fs::remove_file(&reply_path);
+            return Ok(reply);
+        }
+        if Instant::now() > deadline {
+            let _ = fs::remove_file(&path);
+            bail!("the supervisor did not answer within 10s");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 #[derive(Serialize)]

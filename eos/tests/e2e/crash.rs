@@ -62,8 +62,26 @@ fn kill9_in_the_middle_of_a_stream_loses_nothing() {
         seen.extend(sys.handled("shell"));
         seen
     };
-    wait_until("every message is handled", || seen(&sys).len() == ids.len());
-    assert_eq!(seen(&sys), ids.iter().cloned().collect());
+    let all: BTreeSet<String> = ids.iter().cloned().collect();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while seen(&sys) != all {
+        if std::time::Instant::now() > deadline {
+            let now_seen = seen(&sys);
+            let missing: Vec<&String> = all.difference(&now_seen).collect();
+            let journal = std::fs::read_to_string(sys.path("journal.jsonl")).unwrap_or_default();
+            let about: Vec<&str> = journal
+                .lines()
+                .filter(|l| missing.iter().any(|m| l.contains(m.as_str())))
+                .collect();
+            let handled = std::fs::read_to_string(sys.actor_dir("shell").join("handled.log"))
+                .unwrap_or_default();
+            panic!(
+                "not handled: {missing:?}\njournal:\n{}\nshell's handled.log:\n{handled:?}",
+                about.join("\n")
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     stop.store(true, Ordering::Relaxed);
     assert!(checker.join().expect("checker") > 0);
     assert_eq!(sys.status("rust")["starts"], 2);

@@ -421,3 +421,38 @@ fn watch_prints_a_snapshot_when_not_on_a_terminal() {
     assert!(json["actors"][0]["messages_per_s"].as_f64().unwrap() > 0.0);
     assert_eq!(json["actors"][1]["paused"], true);
 }
+
+#[test]
+fn the_order_matters_walkthrough_runs_as_the_readme_shows() {
+    let sys = System::new();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../playground/order_matters.sh");
+    let traces = sys.root.parent().unwrap().to_path_buf();
+    let out = Command::new("bash")
+        .arg(script)
+        .arg(&traces)
+        .env("EOS_ROOT", &sys.root)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                bin_dir().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .output()
+        .unwrap();
+    let stdout = ok(&out);
+    assert!(
+        stdout.contains(r#"alice first: {"balance":30,"paid":["alice"],"refused":["bob"]}"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#"bob first:   {"balance":50,"paid":["bob"],"refused":["alice"]}"#),
+        "{stdout}"
+    );
+    for name in ["bank-alice-first.svg", "bank-bob-first.svg"] {
+        let svg = fs::read_to_string(traces.join(name)).unwrap();
+        assert!(svg.contains("bank") && svg.contains("withdraw"), "{name}");
+    }
+    assert!(sys.eos(&["shutdown"]).status.success());
+}

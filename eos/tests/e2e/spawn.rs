@@ -162,3 +162,19 @@ fn editor_artifacts_in_spawn_are_left_alone() {
     );
     assert!(sys.ls("dead/spawn").is_empty());
 }
+
+#[test]
+fn the_readme_shell_actor_counts_its_messages() {
+    let mut sys = System::new();
+    sys.start();
+    let actor = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../playground/counter.sh");
+    sys.spawn("tally", &actor, &[]);
+    for n in 0..20 {
+        sys.send("tally", &format!("m{n}"), "{}");
+    }
+    wait_until("it counted all", || {
+        sys.state("tally") == json!({"count": 20})
+    });
+    let log = fs::read_to_string(sys.actor_dir("tally").join("actor.log")).unwrap();
+    assert!(log.contains("tally is ready"), "{log}");
+}
