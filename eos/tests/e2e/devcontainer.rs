@@ -209,7 +209,8 @@ fn the_editor_files_parse_and_name_only_what_exists() {
         let command = task["command"].as_str().unwrap();
         let args: Vec<&str> = task["args"]
             .as_array()
-            .unwrap()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
             .iter()
             .map(|a| a.as_str().unwrap())
             .collect();
