@@ -12,16 +12,11 @@ use eos::{ActorId, MessageId, dead, envelope, fsio, numbers};
 use log::{debug, error, warn};
 use serde_json::Value;
 
-use crate::supervisor::{Origin, Supervisor, regular_file};
+use crate::supervisor::{Origin, Supervisor, regular_file, sorted_names};
 
 impl Supervisor {
     pub(crate) fn scan_send_dir(&mut self) {
-        let mut names = match fsio::names(&self.root.send_dir()) {
-            Ok(names) => names,
-            Err(e) => return error!("cannot read {}: {e}", self.root.send_dir().display()),
-        };
-        names.sort_unstable();
-        for name in names {
+        for name in sorted_names(&self.root.send_dir()) {
             self.route(&name, Origin::Scan);
         }
     }

@@ -18,16 +18,11 @@ use serde_json::Value;
 
 use crate::actor::{Actor, Current, Process};
 use crate::events::Watched;
-use crate::supervisor::{Origin, Supervisor, regular_file};
+use crate::supervisor::{Origin, Supervisor, regular_file, sorted_names};
 
 impl Supervisor {
     pub(crate) fn scan_spawn_dir(&mut self) {
-        let mut names = match fsio::names(&self.root.spawn_dir()) {
-            Ok(names) => names,
-            Err(e) => return error!("cannot read {}: {e}", self.root.spawn_dir().display()),
-        };
-        names.sort_unstable();
-        for name in names {
+        for name in sorted_names(&self.root.spawn_dir()) {
             self.spawn_request(&name, Origin::Scan);
         }
     }

@@ -246,6 +246,21 @@ impl Supervisor {
     }
 }
 
+/// The names in `dir`, sorted (files are handled in name order); none, with an error logged,
+/// when it cannot be read.
+pub fn sorted_names(dir: &std::path::Path) -> Vec<String> {
+    match eos::fsio::names(dir) {
+        Ok(mut names) => {
+            names.sort_unstable();
+            names
+        }
+        Err(e) => {
+            log::error!("cannot read {}: {e}", dir.display());
+            Vec::new()
+        }
+    }
+}
+
 /// Whether the file at `path` is a regular file; `None` when it is gone.
 pub fn regular_file(path: &std::path::Path) -> Option<Metadata> {
     fs::symlink_metadata(path).ok().filter(Metadata::is_file)

@@ -134,26 +134,7 @@ enum Command {
     /// Everything waiting, system-wide, in the order it would be delivered
     Pending,
     /// Draw the message flow from the journal as a sequence diagram
-    Trace {
-        /// mermaid: renders in VS Code and on GitHub; svg: a standalone Lamport diagram
-        #[arg(long, value_enum, default_value = "mermaid")]
-        format: trace::Format,
-        /// Only messages from or to this actor (repeatable)
-        #[arg(long = "actor")]
-        actors: Vec<String>,
-        /// Only messages sent since (2026-11-24T09:12:33Z, or a duration ago: 5m)
-        #[arg(long)]
-        since: Option<String>,
-        /// Only messages sent until
-        #[arg(long)]
-        until: Option<String>,
-        /// Only the causal chain of this message: what led to it and what it led to
-        #[arg(long)]
-        chain: Option<String>,
-        /// Write to this file instead of standard output
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-    },
+    Trace(trace::Options),
     /// Show the journal, one readable line per event
     Log {
         /// Keep following it
@@ -245,25 +226,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Step { id } => debugger::step(&root, &out, id),
         Command::Deliver { message } => debugger::deliver(&root, &out, &message),
         Command::Pending => debugger::pending(&root, &out),
-        Command::Trace {
-            format,
-            actors,
-            since,
-            until,
-            chain,
-            output,
-        } => trace::run(
-            &root,
-            &out,
-            trace::Options {
-                format,
-                actors,
-                since,
-                until,
-                chain,
-                output,
-            },
-        ),
+        Command::Trace(options) => trace::run(&root, &out, options),
         Command::Log { follow } => log::run(&root, &out, follow),
         Command::Watch { interval } => watch::run(&root, &out, interval),
         Command::Check { scripts } => spawn::check(&scripts),

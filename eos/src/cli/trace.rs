@@ -18,13 +18,26 @@ pub enum Format {
     Svg,
 }
 
+#[derive(clap::Args)]
 pub struct Options {
-    pub format: Format,
-    pub actors: Vec<String>,
-    pub since: Option<String>,
-    pub until: Option<String>,
-    pub chain: Option<String>,
-    pub output: Option<PathBuf>,
+    /// mermaid: renders in VS Code and on GitHub; svg: a standalone Lamport diagram
+    #[arg(long, value_enum, default_value = "mermaid")]
+    format: Format,
+    /// Only messages from or to this actor (repeatable)
+    #[arg(long = "actor")]
+    actors: Vec<String>,
+    /// Only messages sent since (2026-11-24T09:12:33Z, or a duration ago: 5m)
+    #[arg(long)]
+    since: Option<String>,
+    /// Only messages sent until
+    #[arg(long)]
+    until: Option<String>,
+    /// Only the causal chain of this message: what led to it and what it led to
+    #[arg(long)]
+    chain: Option<String>,
+    /// Write to this file instead of standard output
+    #[arg(short, long)]
+    output: Option<PathBuf>,
 }
 
 pub fn run(root: &Root, out: &Output, options: Options) -> Result<ExitCode> {

@@ -4,33 +4,9 @@
 use std::fs;
 use std::process::Command;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::*;
-
-fn ok(out: &std::process::Output) -> String {
-    let (stdout, stderr) = text(out);
-    assert!(out.status.success(), "failed: {stderr}\n{stdout}");
-    assert!(
-        !stdout.contains('\x1b'),
-        "styles must be dropped when piped: {stdout:?}"
-    );
-    stdout
-}
-
-fn fails(out: &std::process::Output) -> String {
-    let (stdout, stderr) = text(out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "expected failure: {stdout}{stderr}"
-    );
-    stderr
-}
-
-fn json_of(out: &std::process::Output) -> Value {
-    serde_json::from_slice(&out.stdout).expect("--json output is JSON")
-}
 
 #[test]
 fn up_down_and_shutdown() {

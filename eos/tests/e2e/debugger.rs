@@ -10,12 +10,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-fn ok(out: &std::process::Output) -> String {
-    let (stdout, stderr) = text(out);
-    assert!(out.status.success(), "failed: {stderr}\n{stdout}");
-    stdout
-}
-
 /// The pending files of an actor whose names end in `-{id}.json`, by message id.
 fn pending_file(sys: &System, actor: &str, id: &str) -> PathBuf {
     let spool = sys.actor_dir(actor).join("spool");

@@ -364,3 +364,31 @@ pub fn text(output: &Output) -> (String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// The standard output of a command that must succeed, with no terminal styles in it (output
+/// that is not a terminal is plain).
+pub fn ok(out: &Output) -> String {
+    let (stdout, stderr) = text(out);
+    assert!(out.status.success(), "failed: {stderr}\n{stdout}");
+    assert!(
+        !stdout.contains('\x1b'),
+        "styles must be dropped when piped: {stdout:?}"
+    );
+    stdout
+}
+
+/// The standard error of a command that must fail with exit code 1.
+pub fn fails(out: &Output) -> String {
+    let (stdout, stderr) = text(out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected failure: {stdout}{stderr}"
+    );
+    stderr
+}
+
+/// The standard output of a `--json` command, parsed.
+pub fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).expect("--json output is JSON")
+}
