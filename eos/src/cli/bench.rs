@@ -89,19 +89,34 @@ pub fn run(out: &Output, round_trips: u32, messages: u32) -> Result<ExitCode> {
         out.warn("this is a debug build; measure with `cargo build --release` binaries");
     }
 
-    let floor = floor(&dir.path().join("floor"), round_trips)?;
-    let floor_rate = f64::from(round_trips) / floor.as_secs_f64();
-    out.say(format!(
-        "floor ping-pong:   {round_trips} round trips in {:.3}s = {floor_rate:.0} round trips/s",
-        floor.as_secs_f64()
-    ))?;
+    // The floor before and after EOS, compared with their mean: fsync times drift.
+    let floor_once = |when: &str| -> Result<f64> {
+        let elapsed = floor(&dir.path().join(format!("floor-{when}")), round_trips)?;
+        let rate = f64::from(round_trips) / elapsed.as_secs_f64();
+        out.say(format!(
+            "floor ping-pong:   {round_trips} round trips in {:.3}s = {rate:.0} round trips/s ({when})",
+            elapsed.as_secs_f64()
+        ))?;
+        Ok(rate)
+    };
+    let before = floor_once("before")?;
 
     let root = Root::new(dir.path().join("root"));
     let quiet = Output::quiet();
     system::up(&root, &quiet, "2s", "5s", None)?;
-    let result = measure_eos(out, &root, dir.path(), round_trips, messages, floor_rate);
+    let result = measure_eos(out, &root, dir.path(), round_trips, messages);
     let _ = system::stop(&root, &quiet, system::StopMode::Clean);
     let (eos_rate, throughput, latency) = result?;
+    let after = floor_once("after")?;
+    let floor_rate = (before + after) / 2.0;
+    out.say(format!(
+        "{} against the floor's mean of {floor_rate:.0} round trips/s: ping-pong {:.2}, \
+         throughput {:.2} of its {:.0} one-way hops/s",
+        styled(BOLD, "ratios"),
+        eos_rate / floor_rate,
+        throughput / (2.0 * floor_rate),
+        2.0 * floor_rate
+    ))?;
     out.data(&json!({
         "floor_round_trips_per_s": floor_rate,
         "eos_round_trips_per_s": eos_rate,
@@ -122,7 +137,6 @@ fn measure_eos(
     dir: &Path,
     round_trips: u32,
     messages: u32,
-    floor_rate: f64,
 ) -> Result<Figures> {
     let quiet = Output::quiet();
     let relay = dir.join("relay.rn");
@@ -139,10 +153,8 @@ fn measure_eos(
     let elapsed = relay_once(root, round_trips)?;
     let rate = f64::from(round_trips) / elapsed.as_secs_f64();
     out.say(format!(
-        "EOS ping-pong:     {round_trips} round trips in {:.3}s = {rate:.0} round trips/s \
-         ({:.2} of the floor)",
-        elapsed.as_secs_f64(),
-        rate / floor_rate
+        "EOS ping-pong:     {round_trips} round trips in {:.3}s = {rate:.0} round trips/s",
+        elapsed.as_secs_f64()
     ))?;
 
     let sink_id = ActorId::parse("sink").map_err(anyhow::Error::msg)?;
@@ -154,11 +166,8 @@ fn measure_eos(
     let elapsed = start.elapsed();
     let throughput = f64::from(messages) / elapsed.as_secs_f64();
     out.say(format!(
-        "EOS throughput:    {messages} messages to one actor in {:.3}s = {throughput:.0} msgs/s \
-         ({:.2} of the floor's {:.0} one-way hops/s)",
-        elapsed.as_secs_f64(),
-        throughput / (2.0 * floor_rate),
-        2.0 * floor_rate
+        "EOS throughput:    {messages} messages to one actor in {:.3}s = {throughput:.0} msgs/s",
+        elapsed.as_secs_f64()
     ))?;
 
     let latency = latency(root)?;
