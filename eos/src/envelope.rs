@@ -35,27 +35,25 @@ impl Envelope {
     }
 }
 
-/// Whether a JSON value already is an envelope (an object with `sender` and `payload`).
-pub fn is_envelope(value: &Value) -> bool {
-    value
-        .as_object()
-        .is_some_and(|o| o.contains_key("sender") && o.contains_key("payload"))
-}
-
-/// Turns whatever was written into `send/` into an envelope with an id.
+/// Turns whatever was written into `send/` into an envelope with an id. An envelope is an
+/// object with both `sender` and `payload`; anything else becomes the payload of one.
 ///
 /// Returns the envelope and whether it differs from what was on disk (then it must be written
 /// again; otherwise the file can simply be renamed). Extra fields of an envelope are kept.
 pub fn normalize(value: Value, id: &MessageId) -> Result<(Value, bool), String> {
-    if !is_envelope(&value) {
-        let mut object = Map::new();
-        object.insert("id".into(), id.as_str().into());
-        object.insert("sender".into(), Value::Null);
-        object.insert("payload".into(), value);
-        return Ok((Value::Object(object), true));
-    }
-    let Value::Object(mut object) = value else {
-        unreachable!("is_envelope checked for an object")
+    let mut object = match value {
+        Value::Object(object)
+            if object.contains_key("sender") && object.contains_key("payload") =>
+        {
+            object
+        }
+        payload => {
+            let mut object = Map::new();
+            object.insert("id".into(), id.as_str().into());
+            object.insert("sender".into(), Value::Null);
+            object.insert("payload".into(), payload);
+            return Ok((Value::Object(object), true));
+        }
     };
     match &object["sender"] {
         Value::Null => {}

@@ -86,7 +86,7 @@ pub fn move_unique(from: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
         Some(dot) if dot > 0 => name.split_at(dot),
         _ => (name, ""),
     };
-    for n in 0u32.. {
+    for n in 0u32..=u32::MAX {
         let candidate = if n == 0 {
             dir.join(name)
         } else {
@@ -96,7 +96,10 @@ pub fn move_unique(from: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
             return Ok(candidate);
         }
     }
-    unreachable!("u32 names exhausted")
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("every variant of {name} is taken"),
+    ))
 }
 
 /// The names in `dir`, as UTF-8 strings; names that are not UTF-8 are skipped (no EOS file
