@@ -11,17 +11,26 @@ use crate::fsio;
 use crate::layout;
 use crate::status::unix_now;
 
+/// Between the reason and the details below it in a `.reason` file.
+const DETAILS: &str = "\n\nwas: ";
+
 /// Moves `file` into `dir` as `name` (numbered if taken) and writes `reason` beside it.
 /// Returns where the file went.
 pub fn set_aside(file: &Path, dir: &Path, name: &str, reason: &str) -> io::Result<PathBuf> {
     let landed = fsio::move_unique(file, dir, name)?;
     let text = format!(
-        "{reason}\n\nwas: {}\nat: {} (seconds since the Unix epoch)\n",
+        "{reason}{DETAILS}{}\nat: {} (seconds since the Unix epoch)\n",
         file.display(),
         unix_now()
     );
     fsio::write_atomic(&layout::reason_file(&landed), text.as_bytes())?;
     Ok(landed)
+}
+
+/// The reason in a `.reason` file, without the details below it.
+pub fn read_reason(reason_file: &Path) -> io::Result<String> {
+    let text = std::fs::read_to_string(reason_file)?;
+    Ok(text.split(DETAILS).next().unwrap_or_default().trim().to_owned())
 }
 
 #[cfg(test)]
@@ -40,6 +49,7 @@ mod tests {
         assert_eq!(fs::read_to_string(&landed).unwrap(), "{");
         let reason = fs::read_to_string(layout::reason_file(&landed)).unwrap();
         assert!(reason.starts_with("invalid JSON\n"), "{reason}");
+        assert_eq!(read_reason(&layout::reason_file(&landed)).unwrap(), "invalid JSON");
         assert!(!src.exists());
     }
 }

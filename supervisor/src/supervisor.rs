@@ -207,13 +207,7 @@ impl Supervisor {
         } else {
             self.root.dead_dir()
         };
-        let reason = fs::read_to_string(dir.join(name)).unwrap_or_default();
-        let reason = reason
-            .split("\n\nwas: ")
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
+        let reason = eos::dead::read_reason(&dir.join(name)).unwrap_or_default();
         let (actor, message) = match layout::parse_dead_letter_name(letter) {
             Some((actor, message)) if !spawn => {
                 (Some(actor.to_string()), Some(message.to_string()))
