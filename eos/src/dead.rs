@@ -30,7 +30,12 @@ pub fn set_aside(file: &Path, dir: &Path, name: &str, reason: &str) -> io::Resul
 /// The reason in a `.reason` file, without the details below it.
 pub fn read_reason(reason_file: &Path) -> io::Result<String> {
     let text = std::fs::read_to_string(reason_file)?;
-    Ok(text.split(DETAILS).next().unwrap_or_default().trim().to_owned())
+    Ok(text
+        .split(DETAILS)
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned())
 }
 
 #[cfg(test)]
@@ -49,7 +54,10 @@ mod tests {
         assert_eq!(fs::read_to_string(&landed).unwrap(), "{");
         let reason = fs::read_to_string(layout::reason_file(&landed)).unwrap();
         assert!(reason.starts_with("invalid JSON\n"), "{reason}");
-        assert_eq!(read_reason(&layout::reason_file(&landed)).unwrap(), "invalid JSON");
+        assert_eq!(
+            read_reason(&layout::reason_file(&landed)).unwrap(),
+            "invalid JSON"
+        );
         assert!(!src.exists());
     }
 }

@@ -29,6 +29,8 @@ pub struct ActorView {
     /// Pending messages, `current` included.
     pub queue: usize,
     pub current: bool,
+    /// Nothing is delivered to it: it, or the whole system, is paused.
+    pub paused: bool,
     pub program: Option<String>,
     /// The script, for a script actor.
     pub script: Option<String>,
@@ -71,6 +73,7 @@ impl ActorView {
             signal,
             queue: pending.len() + usize::from(current),
             current,
+            paused: root.paused_file().exists() || dir.paused_file().exists(),
             program: record.map(|r| r.path),
             script,
             problem: text(&dir.problem_file()),
@@ -126,6 +129,9 @@ fn status_style(view: &ActorView) -> String {
     if view.problem.is_some() {
         word.push_str(" (script error)");
     }
+    if view.paused {
+        word.push_str(" (paused)");
+    }
     styled(style, word)
 }
 
@@ -157,7 +163,9 @@ pub fn list(root: &Root, out: &Output) -> Result<ExitCode> {
     ))?;
     for view in &views {
         // Pad the plain word, then style it, so columns line up with or without colour.
-        let plain_len = view.status.len() + if view.problem.is_some() { 15 } else { 0 };
+        let plain_len = view.status.len()
+            + if view.problem.is_some() { 15 } else { 0 }
+            + if view.paused { 9 } else { 0 };
         let padding = " ".repeat(24usize.saturating_sub(plain_len));
         out.say(format!(
             "{:<width$}  {}{padding}  {:>7}  {:>5}  {}",

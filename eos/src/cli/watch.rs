@@ -25,7 +25,6 @@ const TAIL_BYTES: u64 = 512 << 10;
 struct Row {
     #[serde(flatten)]
     actor: ActorView,
-    paused: bool,
     handling: Option<Value>,
     messages_per_s: f64,
 }
@@ -71,7 +70,6 @@ fn snapshot(root: &Root) -> Snapshot {
                 .ok()
                 .map(|m| m.get("payload").cloned().unwrap_or(m));
             Row {
-                paused: paused || dir.paused_file().exists(),
                 handling,
                 messages_per_s: rates.iter().filter(|a| **a == id.as_str()).count() as f64
                     / (WINDOW_US as f64 / 1e6),
@@ -144,7 +142,7 @@ fn render(snapshot: &Snapshot) -> String {
         ),
     ));
     for row in &snapshot.actors {
-        let status = if row.paused {
+        let status = if row.actor.paused {
             "paused".to_owned()
         } else {
             row.actor.status.clone()

@@ -84,6 +84,12 @@ fn pause_and_resume_by_file_and_by_cli() {
         pending.contains("(paused)") && pending.contains("m2"),
         "{pending}"
     );
+    let list = ok(&sys.eos(&["list"]));
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("a ") && l.contains("running (paused)")),
+        "{list}"
+    );
     ok(&sys.eos(&["resume", "a"]));
     wait_until("m2 is delivered", || sys.handled("a") == ["m1", "m2"]);
 
