@@ -33,13 +33,37 @@ const FIRST_RESIGNAL: Duration = Duration::from_millis(50);
 const EDIT_SETTLE: Duration = Duration::from_secs(2);
 
 /// The delivery policy: whether an actor may get a message now, and which one.
-pub struct Scheduler;
+pub struct Scheduler {
+    /// Slow motion: at least this long between two deliveries, system-wide.
+    slow_motion: Option<Duration>,
+    last_delivery: Option<Instant>,
+}
 
 impl Scheduler {
+    pub fn new(slow_motion: Option<Duration>) -> Self {
+        Scheduler {
+            slow_motion,
+            last_delivery: None,
+        }
+    }
+
     /// Not while the system or the actor is paused (a `paused` file in the root or in the
-    /// actor's folder): messages wait as files, and can be stepped or delivered by hand.
+    /// actor's folder): messages wait as files, and can be stepped or delivered by hand. In
+    /// slow motion, not before the pause after the last delivery is over.
     pub fn may_deliver(&self, root: &Root, actor: &ActorDir) -> bool {
-        !root.paused_file().exists() && !actor.paused_file().exists()
+        self.slow_motion_due()
+            .is_none_or(|due| due <= Instant::now())
+            && !root.paused_file().exists()
+            && !actor.paused_file().exists()
+    }
+
+    /// When slow motion allows the next delivery, if it is on.
+    pub fn slow_motion_due(&self) -> Option<Instant> {
+        Some(self.last_delivery? + self.slow_motion?)
+    }
+
+    pub fn delivered(&mut self) {
+        self.last_delivery = Some(Instant::now());
     }
 
     /// First in, first out: the first name in spool order.
@@ -114,6 +138,7 @@ impl Supervisor {
                         debug!("{id}: delivering {next}");
                         actor.handling = Some(message.clone());
                         actor.current = Current::Unsignalled;
+                        self.scheduler.delivered();
                         self.journal.record(Event::Deliver {
                             message: message.clone(),
                             actor: id.to_string(),
@@ -214,8 +239,13 @@ impl Supervisor {
     }
 
     /// When delivery next needs a look without an event: a starting actor with mail to check
-    /// for readiness, or a `current` to signal again.
+    /// for readiness, a `current` to signal again, or (in slow motion) waiting mail.
     pub(crate) fn next_delivery_check(&self) -> Option<Instant> {
+        let slow = self.scheduler.slow_motion_due().filter(|_| {
+            self.actors
+                .values()
+                .any(|a| a.current == Current::Empty && has_mail(a))
+        });
         self.actors
             .values()
             .filter_map(|a| match (&a.process, a.current) {
@@ -223,7 +253,42 @@ impl Supervisor {
                 (Process::Starting { next_check, .. }, _) if has_mail(a) => Some(*next_check),
                 _ => None,
             })
+            .chain(slow)
             .min()
+    }
+
+    /// In slow motion, once the pause is over: the next delivery, in arrival order.
+    pub(crate) fn deliver_slow_motion(&mut self) {
+        if self
+            .scheduler
+            .slow_motion_due()
+            .is_none_or(|due| due > Instant::now())
+        {
+            return;
+        }
+        let mut waiting: Vec<(String, ActorId)> = self
+            .actors
+            .values()
+            .filter(|a| a.current == Current::Empty)
+            .filter_map(|a| {
+                let pending = mailbox::pending(&a.dir.spool_dir()).ok()?;
+                Some((
+                    self.scheduler.next(&a.id, &pending)?.to_owned(),
+                    a.id.clone(),
+                ))
+            })
+            .collect();
+        waiting.sort();
+        for (_, id) in waiting {
+            self.try_deliver(&id);
+            if self
+                .scheduler
+                .slow_motion_due()
+                .is_some_and(|due| due > Instant::now())
+            {
+                return;
+            }
+        }
     }
 
     /// Delivers to starting actors with mail whose readiness check is due.

@@ -43,6 +43,9 @@ struct Cli {
     /// Messages and spawn requests larger than this many bytes are set aside
     #[arg(long, default_value_t = 1 << 20)]
     max_message_bytes: u64,
+    /// Slow motion: at least this long between two deliveries, to watch messages flow
+    #[arg(long, value_parser = eos::duration::parse)]
+    slow_motion: Option<Duration>,
     /// The journal (journal.jsonl) is rotated when it grows past this many bytes
     #[arg(long, default_value_t = eos::journal::DEFAULT_MAX_BYTES)]
     journal_max_bytes: u64,
@@ -91,6 +94,7 @@ fn run(cli: Cli) -> Result<()> {
         grace: cli.grace,
         max_message_bytes: cli.max_message_bytes,
         journal_max_bytes: cli.journal_max_bytes,
+        slow_motion: cli.slow_motion,
     };
     let result = Supervisor::new(claim.root().clone(), config)?.run();
     claim.release();

@@ -52,6 +52,8 @@ pub struct Config {
     pub max_message_bytes: u64,
     /// The journal is rotated when it grows past this.
     pub journal_max_bytes: u64,
+    /// At least this long between two deliveries, to watch messages flow.
+    pub slow_motion: Option<Duration>,
 }
 
 /// How a file came to the supervisor's attention.
@@ -110,6 +112,7 @@ impl Supervisor {
         events.watch(&root.rejected_spawn_dir(), Watched::DeadSpawn)?;
         events.watch(&root.control_dir(), Watched::Control)?;
         let journal = Journal::open(&root, config.journal_max_bytes);
+        let scheduler = Scheduler::new(config.slow_motion);
         Ok(Supervisor {
             journal,
             root,
@@ -117,7 +120,7 @@ impl Supervisor {
             events,
             actors: BTreeMap::new(),
             by_pid: HashMap::new(),
-            scheduler: Scheduler,
+            scheduler,
             next_seq: 0,
             stopping: None,
         })
@@ -142,6 +145,7 @@ impl Supervisor {
             }
             self.poll_starting_actors();
             self.resignal_due();
+            self.deliver_slow_motion();
             if Instant::now() >= next_tick {
                 self.rescan();
                 next_tick = Instant::now() + self.config.tick;

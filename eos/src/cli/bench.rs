@@ -103,7 +103,7 @@ pub fn run(out: &Output, round_trips: u32, messages: u32) -> Result<ExitCode> {
 
     let root = Root::new(dir.path().join("root"));
     let quiet = Output::quiet();
-    system::up(&root, &quiet, "2s", "5s", None)?;
+    system::up(&root, &quiet, &system::UpOptions::standard(), None)?;
     let result = measure_eos(out, &root, dir.path(), round_trips, messages);
     let _ = system::stop(&root, &quiet, system::StopMode::Clean);
     let (eos_rate, throughput, latency) = result?;

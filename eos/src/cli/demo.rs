@@ -54,7 +54,7 @@ fn tour(out: &Output, root: &Root, script: &dyn Fn(&str) -> PathBuf) -> Result<(
 
     step("1. Start a supervisor")?;
     shell("eos up")?;
-    system::up(root, out, "2s", "5s", None)?;
+    system::up(root, out, &system::UpOptions::standard(), None)?;
 
     step("2. A counter: spawn a script, send it messages, read its state file")?;
     shell("eos spawn-script counter.rn")?;

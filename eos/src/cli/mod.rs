@@ -51,6 +51,9 @@ enum Command {
         /// How long actors get to exit when it stops
         #[arg(long, default_value = "30s")]
         grace: String,
+        /// Slow motion: at least this long between two deliveries, to watch messages flow
+        #[arg(long)]
+        slow_motion: Option<String>,
     },
     /// Stop the supervisor and its actors, keeping them on disk: `eos up` starts them again
     Down,
@@ -198,7 +201,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let root = Root::new(root);
     let out = output::Output::new(cli.json);
     match cli.command {
-        Command::Up { tick, grace } => system::up(&root, &out, &tick, &grace, fallback),
+        Command::Up {
+            tick,
+            grace,
+            slow_motion,
+        } => system::up(
+            &root,
+            &out,
+            &system::UpOptions {
+                tick,
+                grace,
+                slow_motion,
+            },
+            fallback,
+        ),
         Command::Down => system::stop(&root, &out, system::StopMode::Keep),
         Command::Shutdown => system::stop(&root, &out, system::StopMode::Clean),
         Command::Spawn {

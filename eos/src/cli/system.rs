@@ -50,14 +50,36 @@ pub fn require(root: &Root) -> Result<Supervisor> {
     })
 }
 
+/// How `eos up` starts the supervisor.
+pub struct UpOptions {
+    pub tick: String,
+    pub grace: String,
+    pub slow_motion: Option<String>,
+}
+
+impl UpOptions {
+    /// The supervisor's defaults, for a tool that starts one (the demo, the benchmark).
+    pub fn standard() -> Self {
+        UpOptions {
+            tick: "2s".into(),
+            grace: "5s".into(),
+            slow_motion: None,
+        }
+    }
+}
+
 pub fn up(
     root: &Root,
     out: &Output,
-    tick: &str,
-    grace: &str,
+    options: &UpOptions,
     fallback: Option<String>,
 ) -> Result<ExitCode> {
-    for value in [tick, grace] {
+    let durations = [
+        Some(&options.tick),
+        Some(&options.grace),
+        options.slow_motion.as_ref(),
+    ];
+    for value in durations.into_iter().flatten() {
         crate::duration::parse(value).map_err(anyhow::Error::msg)?;
     }
     if let Some(running) = running(root) {
@@ -86,7 +108,13 @@ pub fn up(
     let mut command = Command::new(locate::program("supervisor")?);
     command
         .arg(root.path())
-        .args(["--tick", tick, "--grace", grace])
+        .args(["--tick", &options.tick, "--grace", &options.grace])
+        .args(
+            options
+                .slow_motion
+                .iter()
+                .flat_map(|d| ["--slow-motion", d.as_str()]),
+        )
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);

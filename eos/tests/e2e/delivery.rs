@@ -63,3 +63,33 @@ fn a_message_placed_in_a_spool_by_hand_is_delivered() {
     fs::rename(spool.join(".by-hand.tmp"), spool.join("by-hand.json")).unwrap();
     wait_until("it is handled", || sys.handled("c") == ["hand"]);
 }
+
+#[test]
+fn slow_motion_spaces_the_deliveries() {
+    let sys = System::new();
+    // Started through `eos up`, which passes the option on.
+    let up = sys.eos(&["up", "--slow-motion", "200ms"]);
+    assert!(up.status.success(), "{}", text(&up).1);
+    sys.spawn("c", &counter_sh(), &[]);
+    for n in 0..4 {
+        sys.send("c", &format!("m{n}"), "{}");
+    }
+    wait_until("all four are handled", || {
+        sys.state("c") == serde_json::json!({"count": 4})
+    });
+    let delivered: Vec<u64> = fs::read_to_string(sys.path("journal.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "deliver")
+        .map(|e| e["us"].as_u64().unwrap())
+        .collect();
+    assert_eq!(delivered.len(), 4);
+    for pair in delivered.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= 200_000,
+            "deliveries {pair:?} closer than the slow motion"
+        );
+    }
+    assert!(sys.eos(&["shutdown"]).status.success());
+}
