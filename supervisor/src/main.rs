@@ -84,6 +84,11 @@ fn run(cli: Cli) -> Result<()> {
         }
     };
     let claim = Claim::take(&root)?;
+    // Orphans of actors (a shell's leftover children) come to us, as they would to PID 1, and
+    // are reaped with the actors: no zombies even where PID 1 does not reap.
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        warn!("cannot become a subreaper, orphans of actors go to PID 1: {e}");
+    }
     info!(
         "supervising {} (pid {})",
         claim.root().path().display(),

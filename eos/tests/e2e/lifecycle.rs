@@ -57,11 +57,12 @@ fn an_exited_actor_stays_exited_across_a_supervisor_restart() {
     assert_eq!(sys.ls("running/c/spool").len(), 1);
 }
 
+/// Orphans left by an actor are reaped. As root, the supervisor runs as PID 1 of a new PID
+/// namespace, as in a container; otherwise it is the orphans' subreaper, which is the same for
+/// them.
 #[test]
 fn orphans_are_reaped_when_the_supervisor_is_pid_1() {
     let sys = System::new();
-    // A new PID namespace makes the supervisor PID 1, as in a container. The actor leaves a
-    // grandchild behind, which is re-parented to the supervisor when it exits.
     let script = sys.root.parent().unwrap().join("orphans.sh");
     fs::write(
         &script,
@@ -74,14 +75,21 @@ fn orphans_are_reaped_when_the_supervisor_is_pid_1() {
         .arg(&script)
         .status()
         .unwrap();
-    let supervisor = bin("supervisor");
-    let mut child = Command::new("unshare")
-        .args(["--pid", "--fork", "--kill-child"])
-        .arg(&supervisor)
-        .arg(&sys.root)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("unshare");
+    let as_pid1 = nix::unistd::geteuid().is_root();
+    let mut child = if as_pid1 {
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--kill-child"])
+            .arg(bin("supervisor"))
+            .arg(&sys.root)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("unshare")
+    } else {
+        sys.supervisor_command()
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("supervisor")
+    };
     wait_until("the supervisor is up", || sys.path(".pid").exists());
     sys.put(
         "spawn/o.json",
@@ -91,29 +99,33 @@ fn orphans_are_reaped_when_the_supervisor_is_pid_1() {
     wait_until("the actor has left orphans", || {
         sys.actor_dir("o").join("forked").exists()
     });
-    // The supervisor is PID 1 inside: find it from outside as unshare's child.
-    let pid1 = fs::read_to_string(format!("/proc/{}/task/{0}/children", child.id()))
-        .unwrap()
-        .trim()
-        .to_owned();
-    let zombies = || {
-        let children =
-            fs::read_to_string(format!("/proc/{pid1}/task/{pid1}/children")).unwrap_or_default();
-        children
-            .split_whitespace()
-            .filter(|pid| {
-                fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                    stat.rsplit_once(") ")
-                        .is_some_and(|(_, s)| s.starts_with('Z'))
-                })
-            })
-            .count()
+    // The supervisor's own pid, seen from outside (unshare's child when in a namespace).
+    let supervisor = if as_pid1 {
+        fs::read_to_string(format!("/proc/{}/task/{0}/children", child.id()))
+            .unwrap()
+            .trim()
+            .to_owned()
+    } else {
+        child.id().to_string()
     };
-    // The grandchildren exit after 0.2 s; once re-parented they must not stay zombies.
-    wait_until("the orphans are gone", || {
-        let children =
-            fs::read_to_string(format!("/proc/{pid1}/task/{pid1}/children")).unwrap_or_default();
-        children.split_whitespace().count() == 1 && zombies() == 0
+    let children = || {
+        fs::read_to_string(format!("/proc/{supervisor}/task/{supervisor}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let zombie = |pid: &String| {
+        fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, s)| s.starts_with('Z'))
+        })
+    };
+    // The orphans were re-parented to the supervisor; they exit after 0.3 s and must not stay
+    // zombies: in the end only the actor is its child.
+    wait_until("the orphans are reaped", || {
+        let children = children();
+        children.len() == 1 && !children.iter().any(zombie)
     });
     let _ = child.kill();
     let _ = child.wait();
