@@ -357,6 +357,11 @@ pub fn reason_file(file: &Path) -> PathBuf {
     file.with_file_name(name)
 }
 
+/// The file a reason file `name` explains (`x.json.reason` → `x.json`), if it is one.
+pub fn explained_by(name: &str) -> Option<&str> {
+    name.strip_suffix(REASON_EXT)
+}
+
 /// The name under which a message is set aside: the `send/` name, so that moving it back into
 /// `send/` sends it again.
 pub fn dead_letter_name(to: &ActorId, id: &MessageId) -> String {

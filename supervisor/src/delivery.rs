@@ -9,7 +9,7 @@
 use std::fs;
 use std::io;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use eos::envelope::normalize;
 use eos::journal::Event;
@@ -20,7 +20,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 
 use crate::actor::{Actor, Current, Process};
-use crate::supervisor::Supervisor;
+use crate::supervisor::{self, Supervisor, modified_within};
 
 /// Longest wait between two checks of whether a starting actor takes SIGUSR1 yet.
 const MAX_READY_BACKOFF: Duration = Duration::from_millis(100);
@@ -104,6 +104,11 @@ impl Supervisor {
         let Some(actor) = self.actors.get_mut(id) else {
             return Err(format!("there is no actor `{id}`"));
         };
+        // Busy first: most calls come from our own renames into a busy actor's spool, and this
+        // costs no file system look-up.
+        if matches!(actor.current, Current::Signalled { .. }) {
+            return Ok(None);
+        }
         if chosen.is_none() && !self.scheduler.may_deliver(&self.root, &actor.dir) {
             return Ok(None);
         }
@@ -433,18 +438,15 @@ fn make_current(root: &Root, to: &ActorId, spool: &Path, name: &str, limit: u64)
 }
 
 fn recently_written(path: &Path) -> bool {
-    fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|m| SystemTime::now().duration_since(m).ok())
-        .is_some_and(|age| age < EDIT_SETTLE)
+    fs::metadata(path).is_ok_and(|meta| modified_within(&meta, EDIT_SETTLE))
 }
 
 fn set_aside(root: &Root, to: &ActorId, path: &Path, id: &MessageId, reason: &str) -> Made {
-    let name = layout::dead_letter_name(to, id);
-    match eos::dead::set_aside(path, &root.dead_dir(), &name, reason) {
-        Ok(landed) => warn!("dead letter {}: {reason}", landed.display()),
-        Err(e) => warn!("cannot set {} aside ({reason}): {e}", path.display()),
-    }
+    supervisor::set_aside(
+        path,
+        &root.dead_dir(),
+        &layout::dead_letter_name(to, id),
+        reason,
+    );
     Made::SetAside
 }

@@ -3,16 +3,15 @@
 //! `dead/` with the reason beside it; files that are not messages are left alone.
 
 use std::fs;
-use std::io;
 use std::path::Path;
 
 use eos::journal::{self, Event};
 use eos::layout::{self, spool_file_name};
-use eos::{ActorId, MessageId, dead, envelope, fsio, numbers};
-use log::{debug, error, warn};
+use eos::{ActorId, MessageId, envelope, fsio, numbers};
+use log::debug;
 use serde_json::Value;
 
-use crate::supervisor::{Origin, Supervisor, regular_file, sorted_names};
+use crate::supervisor::{Origin, Supervisor, regular_file, set_aside, sorted_names};
 
 impl Supervisor {
     pub(crate) fn scan_send_dir(&mut self) {
@@ -50,13 +49,8 @@ impl Supervisor {
         id: &MessageId,
         origin: Origin,
     ) -> Result<bool, String> {
-        let Some(meta) = regular_file(path) else {
+        let Some((meta, bytes)) = self.read_candidate(path, "message")? else {
             return Ok(false);
-        };
-        let bytes = match fsio::read_limited(path, self.config.max_message_bytes) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(format!("the message cannot be read: {e}")),
         };
         let value: Value = match serde_json::from_slice(&bytes) {
             Ok(value) => value,
@@ -121,10 +115,6 @@ impl Supervisor {
 
     /// Sets a message aside in `dead/` with the reason beside it.
     pub(crate) fn dead_letter(&self, path: &Path, name: &str, reason: &str) {
-        match dead::set_aside(path, &self.root.dead_dir(), name, reason) {
-            Ok(landed) => warn!("dead letter {}: {reason}", landed.display()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => error!("cannot set {} aside ({reason}): {e}", path.display()),
-        }
+        set_aside(path, &self.root.dead_dir(), name, reason);
     }
 }

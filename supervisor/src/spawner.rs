@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 use eos::journal::Event;
 use eos::layout;
 use eos::spawn_request::SpawnRequest;
-use eos::{ActorId, dead, fsio};
+use eos::{ActorId, fsio};
 use log::{error, info, warn};
 use nix::unistd::{AccessFlags, access};
 use serde_json::Value;
 
 use crate::actor::{Actor, Current, Process};
 use crate::events::Watched;
-use crate::supervisor::{Origin, Supervisor, regular_file, sorted_names};
+use crate::supervisor::{Origin, Supervisor, set_aside, sorted_names};
 
 impl Supervisor {
     pub(crate) fn scan_spawn_dir(&mut self) {
@@ -36,24 +36,13 @@ impl Supervisor {
         match self.accept_spawn(&path, origin) {
             Ok(Some(id)) => info!("spawned {id} from {name}"),
             Ok(None) => {}
-            Err(reason) => {
-                let dir = self.root.rejected_spawn_dir();
-                match dead::set_aside(&path, &dir, name, &reason) {
-                    Ok(landed) => warn!("refused spawn request {}: {reason}", landed.display()),
-                    Err(e) => error!("cannot set {} aside ({reason}): {e}", path.display()),
-                }
-            }
+            Err(reason) => set_aside(&path, &self.root.rejected_spawn_dir(), name, &reason),
         }
     }
 
     fn accept_spawn(&mut self, path: &Path, origin: Origin) -> Result<Option<ActorId>, String> {
-        let Some(meta) = regular_file(path) else {
+        let Some((meta, bytes)) = self.read_candidate(path, "request")? else {
             return Ok(None);
-        };
-        let bytes = match fsio::read_limited(path, self.config.max_message_bytes) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("the request cannot be read: {e}")),
         };
         let request: SpawnRequest = match serde_json::from_slice(&bytes) {
             Ok(request) => request,

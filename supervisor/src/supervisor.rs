@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, Metadata};
 use std::ops::ControlFlow;
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
-use eos::{ActorId, Root, journal, layout};
+use eos::{ActorId, Root, fsio, journal, layout};
 use log::{debug, warn};
 use nix::sys::signal::Signal;
 
@@ -69,12 +70,25 @@ impl Origin {
     /// Whether unreadable content may just be unfinished: found by a scan and written to within
     /// the last few seconds. Such a file is left for its closing event or a later scan.
     pub fn maybe_unfinished(self, meta: &Metadata) -> bool {
-        self == Origin::Scan
-            && meta
-                .modified()
-                .ok()
-                .and_then(|m| SystemTime::now().duration_since(m).ok())
-                .is_some_and(|age| age < Duration::from_secs(5))
+        self == Origin::Scan && modified_within(meta, Duration::from_secs(5))
+    }
+}
+
+/// Whether a file was written less than `age` ago.
+pub fn modified_within(meta: &Metadata, age: Duration) -> bool {
+    meta.modified()
+        .ok()
+        .and_then(|m| SystemTime::now().duration_since(m).ok())
+        .is_some_and(|elapsed| elapsed < age)
+}
+
+/// Moves `path` into `dir` as `name` with its reason beside it, and says so in the log. A file
+/// already gone is nothing to set aside.
+pub fn set_aside(path: &Path, dir: &Path, name: &str, reason: &str) {
+    match eos::dead::set_aside(path, dir, name, reason) {
+        Ok(landed) => warn!("set aside {}: {reason}", landed.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => log::error!("cannot set {} aside ({reason}): {e}", path.display()),
     }
 }
 
@@ -103,6 +117,23 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
+    /// Reads a file found in `send/` or `spawn/` (`what` it should be, for the error).
+    /// `Ok(None)`: nothing to read (gone, or not a regular file).
+    pub(crate) fn read_candidate(
+        &self,
+        path: &Path,
+        what: &str,
+    ) -> Result<Option<(Metadata, Vec<u8>)>, String> {
+        let Some(meta) = regular_file(path) else {
+            return Ok(None);
+        };
+        match fsio::read_limited(path, self.config.max_message_bytes) {
+            Ok(bytes) => Ok(Some((meta, bytes))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("the {what} cannot be read: {e}")),
+        }
+    }
+
     pub fn new(root: Root, config: Config) -> Result<Self> {
         let mut events = Events::new()?;
         events.watch(root.path(), Watched::Root)?;
@@ -203,7 +234,7 @@ impl Supervisor {
 
     /// A reason appeared in `dead/` (or `dead/spawn/`): the journal records the dead letter.
     fn dead_letter_seen(&mut self, name: &str, spawn: bool) {
-        let Some(letter) = name.strip_suffix(".reason") else {
+        let Some(letter) = layout::explained_by(name) else {
             return;
         };
         let dir = if spawn {
