@@ -9,7 +9,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::fsio;
 use crate::id::{ActorId, MessageId};
+use crate::layout::Root;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {
@@ -32,6 +34,13 @@ impl Envelope {
             cause: None,
             redelivered: false,
         }
+    }
+
+    /// Sends it: writes it atomically into `send/` as `{to}::{id}.json`. Returns its id.
+    pub fn post(&self, root: &Root, to: &ActorId) -> anyhow::Result<MessageId> {
+        let id = self.id.clone().unwrap_or_else(MessageId::generate);
+        fsio::write_json_atomic(&root.send_file(to, &id), self)?;
+        Ok(id)
     }
 }
 

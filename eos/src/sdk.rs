@@ -240,8 +240,7 @@ impl Actor {
         // Sends first, then the state, then the message is done: a crash in between means the
         // message is delivered again (at-least-once), never that an effect is half-made.
         for (to, envelope) in ctx.outbox {
-            let id = envelope.id.clone().unwrap_or_else(MessageId::generate);
-            fsio::write_json_atomic(&self.root.send_file(&to, &id), &envelope)?;
+            envelope.post(&self.root, &to)?;
         }
         fsio::write_json_atomic(&self.args.state_file, &new_state)?;
         match fs::remove_file(&self.args.message_file) {

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use nix::sys::signal::Signal;
@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::output::{BAD, BOLD, DIM, GOOD, Output, WARN, styled};
-use super::system;
+use super::{poll, system};
 use crate::pidfd::Pidfd;
 use crate::spawn_request::SpawnRequest;
 use crate::status::ActorStatus;
@@ -280,17 +280,16 @@ pub fn kill(root: &Root, out: &Output, id: &str, signal: &str) -> Result<ExitCod
     pidfd
         .signal(signal)
         .with_context(|| format!("signalling {id}"))?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let running =
-        || fsio::read_json::<ActorStatus>(&dir.status_file()).is_ok_and(|s| s.is_running());
-    while running() {
-        if Instant::now() > deadline {
-            out.warn(format!(
-                "{id} has not exited yet; `eos kill {id} --signal KILL` forces it"
-            ));
-            return Ok(ExitCode::FAILURE);
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    let exited = poll::until(Duration::from_secs(10), || {
+        let running =
+            fsio::read_json::<ActorStatus>(&dir.status_file()).is_ok_and(|s| s.is_running());
+        (!running).then_some(())
+    });
+    if exited.is_none() {
+        out.warn(format!(
+            "{id} has not exited yet; `eos kill {id} --signal KILL` forces it"
+        ));
+        return Ok(ExitCode::FAILURE);
     }
     out.say(format!(
         "{} {id}; its folder, state and mail stay",

@@ -24,7 +24,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use serde_json::{Value, json};
 
 use super::output::{BOLD, Output, styled};
-use super::{spawn, system};
+use super::{poll, spawn, system};
 use crate::pidfd::Pidfd;
 use crate::spawn_request::SpawnRequest;
 use crate::{ActorId, Envelope, MessageId, Root, fsio};
@@ -198,25 +198,11 @@ fn relay_once(root: &Root, round_trips: u32) -> Result<Duration> {
 }
 
 fn send(root: &Root, to: &ActorId, payload: Value) -> Result<MessageId> {
-    let id = MessageId::generate();
-    fsio::write_json_atomic(
-        &root.send_file(to, &id),
-        &Envelope::new(id.clone(), None, payload),
-    )?;
-    Ok(id)
+    Envelope::new(MessageId::generate(), None, payload).post(root, to)
 }
 
 fn wait_state(root: &Root, id: &str, done: impl Fn(&Value) -> bool) -> Result<()> {
-    let id = ActorId::parse(id).map_err(anyhow::Error::msg)?;
-    let path = root.actor(&id).state_file();
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while !fsio::read_json::<Value>(&path).is_ok_and(|s| done(&s)) {
-        if Instant::now() > deadline {
-            bail!("{id} did not finish within 10 minutes");
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    Ok(())
+    poll::state(root, id, Duration::from_secs(600), done).map(drop)
 }
 
 /// Median and 90th percentile, in microseconds, of the time from a message's rename into

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::actors;
 use super::output::{BOLD, DIM, GOOD, Output, WARN, styled};
-use super::system;
+use super::{poll, system};
 use crate::control::{Reply, Request};
 use crate::{ActorId, MessageId, Root, fsio, layout, mailbox};
 
@@ -108,17 +108,17 @@ fn ask_once(root: &Root, request: &Request) -> Result<Reply> {
         .join(format!("{}.json", MessageId::generate()));
     fsio::write_json_atomic(&path, request)?;
     let reply_path = layout::control_reply(&path);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(reply) = fsio::read_json(&reply_path) {
+    match poll::until(Duration::from_secs(10), || {
+        fsio::read_json(&reply_path).ok()
+    }) {
+        Some(reply) => {
             let _ = fs::remove_file(&reply_path);
-            return Ok(reply);
+            Ok(reply)
         }
-        if Instant::now() > deadline {
+        None => {
             let _ = fs::remove_file(&path);
-            bail!("the supervisor did not answer within 10s");
+            bail!("the supervisor did not answer within 10s")
         }
-        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

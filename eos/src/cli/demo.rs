@@ -3,14 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
 use super::output::{BOLD, DIM, Output, styled};
-use super::{messages, spawn, system};
-use crate::{ActorId, Root, fsio};
+use super::{messages, poll, spawn, system};
+use crate::{ActorId, Root, fsio, layout};
 
 const SCRIPTS: [(&str, &str); 4] = [
     ("counter.rn", include_str!("../../../playground/counter.rn")),
@@ -21,6 +21,9 @@ const SCRIPTS: [(&str, &str); 4] = [
     ("bank.rn", include_str!("../../../playground/bank.rn")),
     ("fragile.rn", include_str!("../../../playground/fragile.rn")),
 ];
+
+/// How long any step of the tour may take.
+const WAIT: Duration = Duration::from_secs(20);
 
 pub fn run(out: &Output) -> Result<ExitCode> {
     let dir = tempfile::tempdir().context("creating a temporary folder")?;
@@ -146,31 +149,15 @@ fn tour(out: &Output, root: &Root, script: &dyn Fn(&str) -> PathBuf) -> Result<(
 
 /// Waits until the actor's state satisfies `done`, and returns it.
 fn wait_state(root: &Root, id: &str, done: impl Fn(&Value) -> bool) -> Result<Value> {
-    let id = ActorId::parse(id).map_err(anyhow::Error::msg)?;
-    let path = root.actor(&id).state_file();
-    wait(&format!("{id} to get there"), || {
-        fsio::read_json::<Value>(&path).ok().filter(|s| done(s))
-    })
+    poll::state(root, id, WAIT, done)
 }
 
 /// Waits for the first dead letter's reason in `dir`.
 fn wait_reason(dir: &Path) -> Result<String> {
-    wait("the dead letter", || {
+    poll::until(WAIT, || {
         let names = fsio::names(dir).ok()?;
-        let name = names.iter().find(|n| n.ends_with(".reason"))?;
+        let name = names.iter().find(|n| layout::explained_by(n).is_some())?;
         std::fs::read_to_string(dir.join(name)).ok()
     })
-}
-
-fn wait<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> Result<T> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(found) = probe() {
-            return Ok(found);
-        }
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    .ok_or_else(|| anyhow!("timed out waiting for the dead letter"))
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::output::{BOLD, GOOD, Output, styled};
 use super::{actors, system};
-use crate::{ActorId, Envelope, MessageId, Root, fsio, numbers};
+use crate::{ActorId, Envelope, MessageId, Root, numbers};
 
 pub fn send(
     root: &Root,
@@ -39,8 +39,7 @@ pub fn send(
     };
     let payload = parse_json(&text, &origin)?;
     let id = MessageId::generate();
-    let envelope = Envelope::new(id.clone(), sender, payload);
-    fsio::write_json_atomic(&root.send_file(&to, &id), &envelope)?;
+    Envelope::new(id.clone(), sender, payload).post(root, &to)?;
     out.say(format!(
         "{} {} to {}",
         styled(GOOD, "sent"),

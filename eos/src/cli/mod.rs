@@ -9,6 +9,7 @@ mod locate;
 mod log;
 mod messages;
 mod output;
+mod poll;
 mod spawn;
 mod system;
 mod trace;

@@ -2,13 +2,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
 
 use super::output::{BOLD, GOOD, Output, styled};
-use super::{locate, messages, system};
+use super::{locate, messages, poll, system};
 use crate::spawn_request::SpawnRequest;
 use crate::status::ActorStatus;
 use crate::{ActorId, MessageId, Root, fsio, layout};
@@ -141,19 +141,16 @@ pub(super) fn start(root: &Root, out: &Output, id: &ActorId, request: SpawnReque
     fsio::write_json_atomic(&root.spawn_dir().join(&name), &request)?;
     let rejected = layout::reason_file(&root.rejected_spawn_dir().join(&name));
     let status_file = root.actor(id).status_file();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(reason) = std::fs::read_to_string(&rejected) {
-            let reason = reason.lines().next().unwrap_or_default().to_owned();
-            bail!("the supervisor refused to spawn `{id}`: {reason}");
+    let answer = poll::until(Duration::from_secs(10), || {
+        if let Ok(reason) = crate::dead::read_reason(&rejected) {
+            return Some(Err(reason));
         }
-        if let Ok(status) = fsio::read_json::<ActorStatus>(&status_file) {
-            return report(out, id, root, &status);
-        }
-        if Instant::now() > deadline {
-            bail!("the supervisor has not answered within 10s; is it stuck? see its log");
-        }
-        std::thread::sleep(Duration::from_millis(5));
+        fsio::read_json::<ActorStatus>(&status_file).ok().map(Ok)
+    });
+    match answer {
+        Some(Ok(status)) => report(out, id, root, &status),
+        Some(Err(reason)) => bail!("the supervisor refused to spawn `{id}`: {reason}"),
+        None => bail!("the supervisor has not answered within 10s; is it stuck? see its log"),
     }
 }
 
