@@ -297,13 +297,23 @@ pub fn spool_message_id(name: &str) -> Option<MessageId> {
     MessageId::parse(id).ok()
 }
 
-/// Whether a name in a spool is a pending message (`current` is not pending: it is delivered).
-pub fn is_pending_name(name: &str) -> bool {
-    !is_ignored(name) && name.ends_with(MESSAGE_EXT)
+/// The id of a pending message from its spool name: `{seq}-{id}.json` as the supervisor names
+/// them, or the whole stem of a file a person put there (`by-hand.json` → `by-hand`).
+pub fn pending_message_id(name: &str) -> Option<MessageId> {
+    spool_message_id(name).or_else(|| MessageId::parse(name.strip_suffix(MESSAGE_EXT)?).ok())
 }
 
-/// Whether a name in `spawn/` is a spawn request.
-pub fn is_spawn_request_name(name: &str) -> bool {
+/// Whether a name in a spool is a pending message (`current` is not pending: it is delivered).
+pub fn is_pending_name(name: &str) -> bool {
+    is_visible_json(name)
+}
+
+/// Whether a name in `spawn/` or `control/` is a request (any visible `.json` file).
+pub fn is_request_name(name: &str) -> bool {
+    is_visible_json(name)
+}
+
+fn is_visible_json(name: &str) -> bool {
     !is_ignored(name) && name.ends_with(MESSAGE_EXT)
 }
 

@@ -14,7 +14,7 @@ use crate::supervisor::Supervisor;
 
 impl Supervisor {
     pub(crate) fn control_request(&mut self, name: &str) {
-        if !name.ends_with(".json") || layout::is_ignored(name) {
+        if !layout::is_request_name(name) {
             return;
         }
         let path = self.root.control_dir().join(name);

@@ -375,9 +375,7 @@ pub(crate) fn poll_ready(actor: &mut Actor) -> bool {
 fn make_current(root: &Root, to: &ActorId, spool: &Path, name: &str, limit: u64) -> Made {
     let path = spool.join(name);
     let current = spool.join(CURRENT);
-    let id = layout::spool_message_id(name)
-        .or_else(|| MessageId::parse(name.trim_end_matches(".json")).ok())
-        .unwrap_or_else(MessageId::generate);
+    let id = layout::pending_message_id(name).unwrap_or_else(MessageId::generate);
     let bytes = match fsio::read_limited(&path, limit) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Made::NotYet,

@@ -103,7 +103,7 @@ impl Supervisor {
             unhandled.insert(0, layout::CURRENT.to_owned());
         }
         for name in unhandled {
-            let message_id = layout::spool_message_id(&name)
+            let message_id = layout::pending_message_id(&name)
                 .or_else(|| envelope_id(&spool.join(&name)))
                 .unwrap_or_else(MessageId::generate);
             self.dead_letter(

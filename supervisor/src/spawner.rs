@@ -29,7 +29,7 @@ impl Supervisor {
 
     /// Handles the file `name` in `spawn/`.
     pub(crate) fn spawn_request(&mut self, name: &str, origin: Origin) {
-        if !layout::is_spawn_request_name(name) {
+        if !layout::is_request_name(name) {
             return;
         }
         let path = self.root.spawn_dir().join(name);
