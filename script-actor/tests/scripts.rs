@@ -2,6 +2,9 @@
 //! `file:line:col: error: message`. (Being an integration test also makes `cargo test` build
 //! the `script-actor` binary, which the end-to-end tests in `eos/tests/e2e` run.)
 
+// Tests may stop at the first surprise.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,6 +1,9 @@
 //! The supervisor's command line. (Being an integration test also makes `cargo test` build the
 //! `supervisor` binary, which the end-to-end tests in `eos/tests/e2e` run.)
 
+// Tests may stop at the first surprise.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::process::Command;
 
 #[test]
