@@ -90,6 +90,22 @@ pub fn normalize(value: Value, id: &MessageId) -> Result<(Value, bool), String> 
     Ok((Value::Object(object), true))
 }
 
+/// Checks the bytes of a message file and makes them an envelope with an id (`id` if it has
+/// none): valid JSON, no number that would change on the way, a valid sender. Returns the
+/// envelope and whether it differs from the bytes (then it must be written again).
+pub fn check(bytes: &[u8], id: &MessageId) -> Result<(Value, bool), String> {
+    crate::numbers::check_exact(bytes)
+        .map_err(|e| format!("the message cannot be delivered unchanged: {e}"))?;
+    let value = serde_json::from_slice::<Value>(bytes)
+        .map_err(|e| format!("the message is not valid JSON: {e}"))?;
+    normalize(value, id)
+}
+
+/// The id an envelope carries (after [`normalize`], it has one).
+pub fn id_of(envelope: &Value) -> Option<MessageId> {
+    MessageId::parse(envelope.get("id")?.as_str()?).ok()
+}
+
 /// Marks an envelope as delivered again after a supervisor restart.
 pub fn mark_redelivered(value: &mut Value) {
     if let Value::Object(object) = value {

@@ -4,8 +4,9 @@
 //! fsynced, then renamed into place: a reader sees the old file or the new one, never half of
 //! one. Moves never overwrite: a file set aside keeps its name, or gets a numbered one.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -46,26 +47,72 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
 }
 
-/// Reads a whole file, refusing one larger than `limit` bytes (as `InvalidData`, with a
-/// message a person can act on).
+/// Reads a whole regular file, refusing one larger than `limit` bytes (as `InvalidData`, with
+/// a message a person can act on).
+///
+/// Safe on files that others may have put there: the last component is not followed if it is a
+/// symbolic link, a FIFO or a device is refused instead of blocking, and no more than `limit`
+/// bytes are ever read. Costs an open, a stat, usually one read, and a close.
 pub fn read_limited(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
-    let file = File::open(path)?;
-    let len = file.metadata()?.len();
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "it is a symbolic link, and links are not followed here",
+            ),
+            _ => e,
+        })?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory",
+        ));
+    }
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("it is {}, not a regular file", kind_of(&meta)),
+        ));
+    }
     let too_big = || {
         io::Error::new(
             io::ErrorKind::InvalidData,
             format!("the file is larger than the limit of {limit} bytes"),
         )
     };
-    if len > limit {
+    if meta.len() > limit {
         return Err(too_big());
     }
-    let mut bytes = Vec::with_capacity(len as usize);
+    // One byte more than the size: a short read is the end, so one read usually does.
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
     file.take(limit + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > limit {
         return Err(too_big());
     }
     Ok(bytes)
+}
+
+/// What a file that is not a regular file is, for a reason a person reads.
+pub fn kind_of(meta: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Renames `from` to `to` unless `to` exists (then `Ok(false)`).
@@ -152,5 +199,18 @@ mod tests {
         fs::write(&path, vec![b' '; 100]).unwrap();
         assert!(read_limited(&path, 99).is_err());
         assert_eq!(read_limited(&path, 100).unwrap().len(), 100);
+    }
+
+    #[test]
+    fn links_and_fifos_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let err = read_limited(&fifo, 100).unwrap_err();
+        assert!(err.to_string().contains("a FIFO"), "{err}");
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
+        let err = read_limited(&link, 100).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
     }
 }

@@ -1,6 +1,9 @@
-//! The journal: an append-only log of everything that happens, one JSON object per line in
-//! `journal.jsonl`, written by the supervisor alone. It is rotated (one older file kept) so it
-//! cannot fill the disk. `eos log`, `eos trace` and `eos watch` read it; so can `jq`.
+//! The journal: the complete history of a root, one JSON object per line in `journal.jsonl`,
+//! written by the supervisor alone. Every entry has a sequence number and a time; everything
+//! that changes what an actor will see is one entry: sends, deliveries with the payload that was
+//! delivered, results, dead letters, exits, pauses, and the changes people make by hand to
+//! pending messages and states. It is rotated (one older file kept) so it cannot fill the disk.
+//! `eos log`, `eos trace` and `eos watch` read it; so can `jq`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
@@ -10,17 +13,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Root;
-use crate::clock;
 
 /// The default size at which the journal is rotated.
 pub const DEFAULT_MAX_BYTES: u64 = 16 << 20;
 
-/// Payloads and states larger than this are not copied into the journal.
-const MAX_INLINE: usize = 4096;
+/// Payloads and states larger than this are not copied into the journal, unless it records
+/// everything (`--record`).
+pub const DEFAULT_MAX_INLINE: usize = 64 << 10;
 
 /// One line of the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The entry's place in the history: one more than the entry before, across rotations and
+    /// supervisor restarts.
+    #[serde(default)]
+    pub seq: u64,
     /// Microseconds since the Unix epoch.
     pub us: u64,
     #[serde(flatten)]
@@ -31,11 +38,16 @@ pub struct Entry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    /// An actor was started from a spawn request.
+    /// An actor was started from a spawn request, with its first state and the actor that
+    /// asked for it (none: a person or a tool).
     Spawn {
         actor: String,
         program: String,
         args: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<String>,
+        #[serde(default)]
+        state: Value,
     },
     /// An actor was started again by a new supervisor.
     Restart { actor: String },
@@ -54,12 +66,16 @@ pub enum Event {
         to: String,
         file: String,
     },
-    /// It became the receiver's `current` and the receiver was signalled.
+    /// It became the receiver's `current`: the payload is what was delivered (a pending
+    /// message may have been edited since it was sent). `redelivered`: it was `current` when
+    /// the last supervisor stopped, and is delivered again.
     Deliver {
         message: String,
         actor: String,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         redelivered: bool,
+        #[serde(default)]
+        payload: Value,
     },
     /// The receiver is done with it: the new state, or failed (see the dead letter).
     Result {
@@ -96,19 +112,83 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         actor: Option<String>,
     },
+    /// A pending message was changed by hand: the payload before and after.
+    PendingEdited {
+        actor: String,
+        file: String,
+        message: String,
+        before: Value,
+        after: Value,
+    },
+    /// A message was put into a spool by hand: a new one, or a copy of another (`copy_of`).
+    PendingAdded {
+        actor: String,
+        file: String,
+        message: String,
+        payload: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        copy_of: Option<String>,
+    },
+    /// A pending message was deleted (or moved out of the spool) by hand: it will not be
+    /// delivered.
+    PendingDeleted {
+        actor: String,
+        file: String,
+        message: String,
+    },
+    /// A pending message was renamed in its spool by hand, which moves it in the queue.
+    PendingMoved {
+        actor: String,
+        from: String,
+        to: String,
+        message: String,
+    },
+    /// `state.json` was written by someone other than the actor handling a message.
+    StateEdited {
+        actor: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<Value>,
+        after: Value,
+    },
+    /// Entries that could not be written (a full disk, say) and are missing before this one.
+    Lost { entries: u64, error: String },
 }
 
-/// A value as the journal keeps it: itself if small, else a note of its size.
-pub fn inline(value: &Value) -> Value {
+impl Event {
+    /// The actor the event is about, if one.
+    pub fn actor(&self) -> Option<&str> {
+        match self {
+            Event::Spawn { actor, .. }
+            | Event::Restart { actor }
+            | Event::Deliver { actor, .. }
+            | Event::Result { actor, .. }
+            | Event::Exit { actor, .. }
+            | Event::PendingEdited { actor, .. }
+            | Event::PendingAdded { actor, .. }
+            | Event::PendingDeleted { actor, .. }
+            | Event::PendingMoved { actor, .. }
+            | Event::StateEdited { actor, .. } => Some(actor),
+            Event::Send { to, .. } | Event::Route { to, .. } => Some(to),
+            Event::Dead { actor, .. } | Event::Pause { actor } | Event::Resume { actor } => {
+                actor.as_deref()
+            }
+            Event::Lost { .. } => None,
+        }
+    }
+}
+
+/// A value as the journal keeps it: itself if at most `max` bytes as JSON, else a note of its
+/// size.
+pub fn inline(value: &Value, max: usize) -> Value {
     let text = serde_json::to_string(value).unwrap_or_default();
-    if text.len() <= MAX_INLINE {
+    if text.len() <= max {
         value.clone()
     } else {
         serde_json::json!({"omitted": format!("{} bytes", text.len())})
     }
 }
 
-/// Appends entries to the journal, rotating it when it grows past its limit.
+/// Appends lines to the journal, rotating it when it grows past its limit.
 pub struct Writer {
     root: Root,
     file: File,
@@ -128,22 +208,43 @@ impl Writer {
         })
     }
 
-    /// Appends one entry, stamped now. One `write` per line: readers never see half a line.
-    pub fn record(&mut self, event: Event) -> io::Result<()> {
-        let mut line = serde_json::to_vec(&Entry {
-            us: clock::now_us(),
-            event,
-        })?;
-        line.push(b'\n');
-        if self.written + line.len() as u64 > self.max_bytes && self.written > 0 {
+    /// Appends complete lines (each ending in a newline) with one `write`: readers never see
+    /// half a line. Rotates first when they would take the file past its limit.
+    pub fn append(&mut self, lines: &[u8]) -> io::Result<()> {
+        if self.written + lines.len() as u64 > self.max_bytes && self.written > 0 {
             fs::rename(self.root.journal_file(), self.root.rotated_journal_file())?;
             self.file = open_append(&self.root)?;
             self.written = 0;
         }
-        self.file.write_all(&line)?;
-        self.written += line.len() as u64;
+        self.file.write_all(lines)?;
+        self.written += lines.len() as u64;
         Ok(())
     }
+}
+
+/// One entry as a journal line, newline included.
+pub fn line(entry: &Entry) -> Vec<u8> {
+    let mut line = serde_json::to_vec(entry).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+/// The sequence number of the last entry on disk (0 when there is none), read from the end of
+/// the journal.
+pub fn last_seq(root: &Root) -> u64 {
+    for path in [root.journal_file(), root.rotated_journal_file()] {
+        let Ok(bytes) = fs::read(&path) else {
+            continue;
+        };
+        let last = bytes
+            .split(|&b| b == b'\n')
+            .rev()
+            .find_map(|line| serde_json::from_slice::<Entry>(line).ok());
+        if let Some(entry) = last {
+            return entry.seq;
+        }
+    }
+    0
 }
 
 fn open_append(root: &Root) -> io::Result<File> {
@@ -178,6 +279,7 @@ pub fn read_lines(reader: impl BufRead, entries: &mut Vec<Entry>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock;
 
     #[test]
     fn entries_round_trip_and_rotate() {
@@ -185,12 +287,16 @@ mod tests {
         let root = Root::new(dir.path());
         let mut writer = Writer::open(&root, 400).unwrap();
         for n in 0..10 {
-            writer
-                .record(Event::Pause {
+            let entry = Entry {
+                seq: n + 1,
+                us: clock::now_us(),
+                event: Event::Pause {
                     actor: Some(format!("a{n}")),
-                })
-                .unwrap();
+                },
+            };
+            writer.append(&line(&entry)).unwrap();
         }
+        assert_eq!(last_seq(&root), 10);
         let entries = read(&root);
         assert!(root.rotated_journal_file().exists());
         let current = fs::metadata(root.journal_file()).unwrap().len();
@@ -202,13 +308,14 @@ mod tests {
                 actor: Some("a9".into())
             }
         );
-        assert!(entries.windows(2).all(|w| w[0].us <= w[1].us));
+        assert!(entries.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
     }
 
     #[test]
     fn big_values_are_not_copied() {
         let big = serde_json::json!({"text": "x".repeat(5000)});
-        assert!(inline(&big)["omitted"].is_string());
-        assert_eq!(inline(&serde_json::json!(1)), serde_json::json!(1));
+        assert!(inline(&big, 4096)["omitted"].is_string());
+        assert_eq!(inline(&big, usize::MAX), big);
+        assert_eq!(inline(&serde_json::json!(1), 4096), serde_json::json!(1));
     }
 }

@@ -19,6 +19,12 @@ pub const ACTOR_ID_ENV: &str = "EOS_ACTOR_ID";
 /// The name of the message an actor is allowed to read, inside its spool.
 pub const CURRENT: &str = "current";
 
+/// Where `eos bench`'s probe actor notes when each message arrived, beside its state.
+pub const PROBE_LOG: &str = "received.log";
+
+/// The name of an actor's state file, inside its folder.
+pub const STATE: &str = "state.json";
+
 /// The name of the file that pauses delivery, in the root or in an actor's folder.
 pub const PAUSED: &str = "paused";
 
@@ -123,6 +129,11 @@ impl Root {
         self.path.join("control")
     }
 
+    /// A control request's file, named by a fresh id (its reply is [`control_reply`]).
+    pub fn control_request(&self, id: &MessageId) -> PathBuf {
+        self.control_dir().join(format!("{id}{MESSAGE_EXT}"))
+    }
+
     /// Spawn requests: `{"path": ..., "args": [...]}` files.
     pub fn spawn_dir(&self) -> PathBuf {
         self.path.join("spawn")
@@ -199,7 +210,7 @@ impl ActorDir {
 
     /// The actor's state, read before and written after every message.
     pub fn state_file(&self) -> PathBuf {
-        self.path.join("state.json")
+        self.path.join(STATE)
     }
 
     /// The actor's PID, for people and tools.

@@ -4,8 +4,13 @@
 //! any Rust actor share: the layout of a root and every file name in it ([`layout`]), ids
 //! ([`id`]), the message envelope ([`envelope`]), atomic file I/O ([`fsio`]), dead letters
 //! ([`dead`]), spawn requests and actor status files, signalling by pidfd ([`pidfd`]), and the
-//! SDK with which a Rust program is an actor ([`sdk`]).
+//! SDK with which a Rust program is an actor ([`sdk`]), the journal and the message history read
+//! from it ([`journal`], [`history`]).
+//!
+//! The `eos` command-line tool is behind the default feature `cli`: an actor that only needs
+//! the SDK depends on `eos` with `default-features = false` and compiles none of it.
 
+#[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;
 pub mod clock;
@@ -14,16 +19,17 @@ pub mod dead;
 pub mod duration;
 pub mod envelope;
 pub mod fsio;
+pub mod history;
 pub mod id;
 pub mod journal;
 pub mod layout;
 pub mod mailbox;
 pub mod numbers;
 pub mod pidfd;
+pub mod programs;
 pub mod sdk;
 pub mod spawn_request;
 pub mod status;
-pub mod trace;
 
 pub use envelope::Envelope;
 pub use id::{ActorId, MessageId};

@@ -1,5 +1,7 @@
-//! Reading an actor's spool: the pending messages in delivery order.
+//! Reading an actor's spool: the pending messages in delivery order, and the one system-wide
+//! order in which waiting messages are delivered.
 
+use std::cmp::Ordering;
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -21,6 +23,14 @@ pub fn pending(spool: &Path) -> io::Result<Vec<String>> {
     }
     names.sort_unstable();
     Ok(names)
+}
+
+/// The system-wide delivery order of two waiting messages, each an (actor, spool file name):
+/// by file name, then by actor. Spool names begin with the routing sequence, so this is the
+/// order in which messages arrived. The supervisor's policies, `eos pending` and `eos step`
+/// all order by this one function.
+pub fn system_order(a: (&str, &str), b: (&str, &str)) -> Ordering {
+    a.1.cmp(b.1).then_with(|| a.0.cmp(b.0))
 }
 
 #[cfg(test)]

@@ -21,6 +21,9 @@ pub struct SpawnRequest {
     /// The first `state.json`; `null` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<Value>,
+    /// The actor that asked for this one, when an actor did (recorded in the history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ActorId>,
 }
 
 #[cfg(test)]
