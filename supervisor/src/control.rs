@@ -1,15 +1,19 @@
 //! Control requests from `control/`: deliver exactly one message now, even while paused.
-//! `step` takes the next message in order (system-wide, or for one actor); `deliver` takes the
-//! message a person chose, which is how "A before B" is tried.
+//! `step` takes the next message in the system-wide order (or the next for one actor);
+//! `deliver` takes the message a person chose, which is how "A before B" is tried. Both are
+//! the [`Manual`] policy; the answer is a typed reply beside the request.
 
 use std::fs;
 use std::io;
+use std::time::Instant;
 
-use eos::control::{Delivered, Reply, Request};
-use eos::{ActorId, fsio, layout, mailbox};
+use eos::control::{self, Delivered, Refusal, Reply, Request, Resolved};
+use eos::{ActorId, fsio, layout};
 use log::{info, warn};
 
-use crate::actor::{Current, Process};
+use crate::delivery::{self, Placed};
+use crate::policy::{Candidate, Decision, Manual, Policy};
+use crate::registry::{Registry, Usr1};
 use crate::supervisor::Supervisor;
 
 impl Supervisor {
@@ -27,111 +31,154 @@ impl Supervisor {
                 return;
             }
             Err(e) => {
-                self.reply(name, Err(format!("not a control request: {e:#}")));
-                return;
+                let reason = format!("{e:#}");
+                return self.reply(name, Err(Refusal::Invalid { reason }));
             }
         };
-        let outcome = match request {
-            Request::Step { actor } => self.step(actor.as_ref()),
-            Request::Deliver { message } => self.deliver_chosen(&message),
-        };
+        let outcome = self.manual(&request);
         if let Ok(d) = &outcome {
             info!("delivered {} to {} by request", d.message, d.actor);
         }
         self.reply(name, outcome);
     }
 
-    /// The next message in order: among the actors that are free and running (all of them, or
-    /// `only`), the head of each queue; the first of those by name (names carry the routing
-    /// sequence, so this is arrival order).
-    fn step(&mut self, only: Option<&ActorId>) -> Result<Delivered, String> {
-        let mut heads: Vec<(String, ActorId)> = Vec::new();
-        let mut busy = Vec::new();
-        for actor in self.actors.values() {
-            if only.is_some_and(|id| *id != actor.id) || matches!(actor.process, Process::Stopped) {
-                continue;
+    fn manual(&mut self, request: &Request) -> Result<Delivered, Refusal> {
+        let now = Instant::now();
+        let manual = match request {
+            Request::Step { actor } => {
+                if let Some(id) = actor {
+                    self.usable(id, now)?;
+                }
+                Manual::Step {
+                    actor: actor.clone(),
+                }
             }
-            let pending = mailbox::pending(&actor.dir.spool_dir()).unwrap_or_default();
-            let Some(head) = self.scheduler.next(&actor.id, &pending) else {
-                continue;
-            };
-            if actor.current != Current::Empty {
-                busy.push(actor.id.to_string());
-                continue;
+            Request::Deliver { message } => {
+                let (actor, file) = find(&self.registry, message)?;
+                self.usable(&actor, now)?;
+                Manual::Deliver { actor, file }
             }
-            heads.push((head.to_owned(), actor.id.clone()));
+        };
+        for actor in self.registry.iter_mut() {
+            if !actor.queue.is_empty() {
+                actor.lifecycle.poll_ready(now);
+            }
         }
-        heads.sort();
-        let Some((file, actor)) = heads.into_iter().next() else {
-            if let Some(id) = only.filter(|id| !self.actors.contains_key(*id)) {
-                return Err(format!("there is no actor `{id}`"));
-            }
-            return Err(if busy.is_empty() {
-                "nothing to deliver: no message is waiting for a running actor".into()
-            } else {
-                format!(
-                    "nothing to deliver now: {} still handling a message; step again when done",
-                    busy.join(", ")
-                )
+        let busy: Vec<(ActorId, String)> = self
+            .registry
+            .iter()
+            .filter(|a| !a.queue.is_empty())
+            .filter_map(|a| Some((a.id.clone(), a.slot.message()?.to_string())))
+            .collect();
+        let decision = {
+            let enabled: Vec<Candidate> = self
+                .registry
+                .iter()
+                .filter(|a| a.can_take())
+                .filter_map(|a| {
+                    let (file, p) = a.queue.head()?;
+                    Some(Candidate {
+                        actor: &a.id,
+                        file,
+                        message: p.message.as_str(),
+                    })
+                })
+                .collect();
+            manual.pick(&enabled, &busy)?
+        };
+        let Decision::Deliver { actor, file } = decision else {
+            return Err(Refusal::NothingPending { actor: None });
+        };
+        let Some(a) = self.registry.get_mut(&actor) else {
+            return Err(Refusal::NoSuchActor {
+                actor: actor.to_string(),
             });
         };
-        self.deliver_file(&actor, &file)
-    }
-
-    /// The pending message named by `wanted` (a message id or a spool file name), wherever it
-    /// is in its queue.
-    fn deliver_chosen(&mut self, wanted: &str) -> Result<Delivered, String> {
-        let wanted = wanted.rsplit('/').next().unwrap_or(wanted);
-        for actor in self.actors.values() {
-            for file in mailbox::pending(&actor.dir.spool_dir()).unwrap_or_default() {
-                let matches = file == wanted
-                    || layout::spool_message_id(&file).is_some_and(|id| id.as_str() == wanted);
-                if !matches {
-                    continue;
-                }
-                if actor.current != Current::Empty {
-                    let handling = actor.handling.clone().unwrap_or_else(|| "a message".into());
-                    return Err(format!(
-                        "`{}` is still handling {handling}; `{wanted}` can be delivered when it is done",
-                        actor.id
-                    ));
-                }
-                let id = actor.id.clone();
-                return self.deliver_file(&id, &file);
+        match delivery::place(a, &file, &mut self.intake, &mut self.history, now) {
+            Placed::Delivered { message, payload } => {
+                a.slot.signal(now, self.config.tick, &Usr1(&a.lifecycle));
+                self.policy.delivered(now);
+                Ok(Delivered {
+                    actor,
+                    message: message.to_string(),
+                    file,
+                    payload,
+                })
             }
-        }
-        Err(format!("no pending message `{wanted}` (see `eos pending`)"))
-    }
-
-    fn deliver_file(&mut self, actor: &ActorId, file: &str) -> Result<Delivered, String> {
-        match self.deliver(actor, Some(file))? {
-            Some((message, payload)) => Ok(Delivered {
-                actor: actor.clone(),
-                message,
-                file: file.to_owned(),
-                payload,
+            Placed::Occupied => Err(Refusal::Busy {
+                actor: actor.to_string(),
+                handling: layout::CURRENT.into(),
             }),
-            None => Err(format!(
-                "`{file}` could not be delivered to `{actor}` yet; try again"
-            )),
+            Placed::NotBefore(_) => Err(Refusal::SetAside {
+                message: file,
+                reason: "it is not valid JSON (yet?): fix it and ask again".into(),
+            }),
+            Placed::SetAside { message, reason } => Err(Refusal::SetAside {
+                message: message.to_string(),
+                reason,
+            }),
+            Placed::Gone => Err(Refusal::NoSuchMessage { message: file }),
         }
     }
 
-    fn reply(&self, name: &str, outcome: Result<Delivered, String>) {
-        let request = self.root.control_dir().join(name);
-        let reply = match outcome {
-            Ok(delivered) => Reply {
-                delivered: Some(delivered),
-                error: None,
-            },
-            Err(error) => Reply {
-                delivered: None,
-                error: Some(error),
-            },
+    /// The actor exists and its process can take a message.
+    fn usable(&mut self, id: &ActorId, now: Instant) -> Result<(), Refusal> {
+        let Some(actor) = self.registry.get_mut(id) else {
+            return Err(Refusal::NoSuchActor {
+                actor: id.to_string(),
+            });
         };
-        if let Err(e) = fsio::write_json_atomic(&layout::control_reply(&request), &reply) {
+        if !actor.lifecycle.is_running() {
+            return Err(Refusal::NotRunning {
+                actor: id.to_string(),
+            });
+        }
+        if !actor.lifecycle.poll_ready(now) {
+            return Err(Refusal::Starting {
+                actor: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn reply(&self, name: &str, outcome: Result<Delivered, Refusal>) {
+        let request = self.root.control_dir().join(name);
+        if let Err(e) =
+            fsio::write_json_atomic(&layout::control_reply(&request), &Reply::new(outcome))
+        {
             warn!("cannot answer {name}: {e:#}");
         }
         let _ = fs::remove_file(request);
+    }
+}
+
+/// The pending message `wanted` names (a message id, a unique part of one, or a spool file
+/// name), wherever it is in its queue.
+fn find(registry: &Registry, wanted: &str) -> Result<(ActorId, String), Refusal> {
+    let wanted = wanted.rsplit('/').next().unwrap_or(wanted);
+    let all: Vec<(&ActorId, &str, &str)> = registry
+        .iter()
+        .flat_map(|a| {
+            a.queue
+                .iter()
+                .map(move |(f, p)| (&a.id, f, p.message.as_str()))
+        })
+        .collect();
+    let names = all.iter().flat_map(|(_, file, id)| [*file, *id]);
+    match control::resolve(wanted, names) {
+        Resolved::One(found) => all
+            .iter()
+            .find(|(_, file, id)| *file == found || *id == found)
+            .map(|(actor, file, _)| ((*actor).clone(), (*file).to_owned()))
+            .ok_or(Refusal::NoSuchMessage {
+                message: wanted.to_owned(),
+            }),
+        Resolved::None => Err(Refusal::NoSuchMessage {
+            message: wanted.to_owned(),
+        }),
+        Resolved::Many(matches) => Err(Refusal::Ambiguous {
+            message: wanted.to_owned(),
+            matches: matches.into_iter().map(str::to_owned).collect(),
+        }),
     }
 }

@@ -31,7 +31,7 @@ pub enum Watched {
 }
 
 /// What happened to a file in a watched directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Change {
     /// Written and closed, or renamed in: complete, ready to read.
     Arrived,
@@ -46,19 +46,29 @@ pub enum Event {
         dir: Watched,
         name: String,
         change: Change,
+        /// Pairs the two halves of a rename (0 for anything else): a file renamed inside a
+        /// watched folder, or from one to another, leaves and arrives with the same cookie.
+        cookie: u32,
     },
     /// The kernel's event queue overflowed: some file events were lost, rescan everything.
     Overflow,
 }
 
-/// The signals the supervisor handles; all others keep their default action.
-const SIGNALS: [Signal; 6] = [
+/// The signals the supervisor reads. Besides its own, the ones whose default action would kill
+/// it and that others may send it by mistake or habit (the original `act cleanup` sent SIGUSR2):
+/// they mean "look again", or nothing.
+const SIGNALS: [Signal; 11] = [
     Signal::SIGUSR1,
     Signal::SIGCHLD,
     Signal::SIGTERM,
     Signal::SIGINT,
     Signal::SIGQUIT,
     Signal::SIGHUP,
+    Signal::SIGUSR2,
+    Signal::SIGPIPE,
+    Signal::SIGALRM,
+    Signal::SIGVTALRM,
+    Signal::SIGPROF,
 ];
 
 pub struct Events {
@@ -119,9 +129,16 @@ impl Events {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(e).context("waiting for events"),
         }
+        let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+        let (signals, files) = (ready(&fds[0]), ready(&fds[1]));
         let mut events = Vec::new();
-        self.read_signals(&mut events)?;
-        self.read_files(&mut events)?;
+        // Only what poll said is readable: a read that would find nothing is a wasted syscall.
+        if signals {
+            self.read_signals(&mut events)?;
+        }
+        if files {
+            self.read_files(&mut events)?;
+        }
         Ok(events)
     }
 
@@ -139,8 +156,10 @@ impl Events {
         }
     }
 
+    /// Reads one batch: whatever did not fit is still readable, and the next poll returns at
+    /// once for it.
     fn read_files(&mut self, events: &mut Vec<Event>) -> Result<()> {
-        loop {
+        {
             let batch = match self.inotify.read_events() {
                 Ok(batch) => batch,
                 Err(Errno::EAGAIN) => return Ok(()),
@@ -174,8 +193,16 @@ impl Events {
                     dir: dir.clone(),
                     name,
                     change,
+                    cookie: event.cookie,
                 });
             }
         }
+        Ok(())
+    }
+
+    /// Stops watching an actor's folders (it is gone).
+    pub fn forget(&mut self, id: &ActorId) {
+        self.watches
+            .retain(|_, w| !matches!(w, Watched::Actor(a) | Watched::Spool(a) if a == id));
     }
 }

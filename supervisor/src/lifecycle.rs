@@ -1,204 +1,265 @@
-//! The actor lifecycle: starting a process, noticing its exit (SIGCHLD, then `waitpid`, which
-//! also reaps orphans when the supervisor is PID 1), and bringing actors back from disk when a
-//! supervisor starts on a root that already has them.
+//! The lifecycle of one actor's process: every state it can be in and every transition, in one
+//! place. It does no I/O of its own: the process is behind the [`Process`] trait, so the state
+//! machine is tested with a fake.
+//!
+//! ```text
+//!   start ──> Starting ──(catches or blocks SIGUSR1)──> Ready
+//!                │                                        │
+//!                └───────(exit / kill / cannot start)─────┴──> Exited{reason}
+//!   shutdown: Starting | Ready ──> Stopping ──(exit)──> Exited
+//! ```
 
-use std::fs;
+use std::fmt;
 use std::io;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use eos::envelope::mark_redelivered;
-use eos::journal::Event;
-use eos::spawn_request::SpawnRequest;
-use eos::status::{ActorStatus, unix_now};
-use eos::{ActorId, fsio, layout, mailbox};
-use log::{error, info, warn};
-use nix::errno::Errno;
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use serde_json::Value;
+use nix::sys::signal::Signal;
 
-use crate::actor::{Current, Process};
-use crate::process;
-use crate::supervisor::{Stop, Supervisor};
+/// A running process, as the lifecycle needs it.
+pub trait Process: fmt::Debug {
+    fn pid(&self) -> u32;
+    fn signal(&self, signal: Signal) -> io::Result<()>;
+    /// Whether it catches or blocks SIGUSR1, so that the signal cannot kill it.
+    fn takes_usr1(&self) -> io::Result<bool>;
+}
 
-impl Supervisor {
-    /// Starts the actor's process from its record; the outcome goes to `status.json`.
-    pub(crate) fn start(&mut self, id: &ActorId) {
-        let Some(actor) = self.actors.get_mut(id) else {
-            return;
-        };
-        actor.starts += 1;
-        let status = match &actor.record {
-            None => ActorStatus::Failed {
-                error: "spawn.json is missing or unreadable, so the actor cannot be started".into(),
-                at: unix_now(),
-                starts: actor.starts,
-            },
-            Some(record) => match process::launch(&self.root, id, record) {
-                Ok(pidfd) => {
-                    let pid = pidfd.pid();
-                    if let Err(e) =
-                        fsio::write_atomic(&actor.dir.pid_file(), format!("{pid}\n").as_bytes())
-                    {
-                        warn!("cannot write the .pid of {id}: {e}");
-                    }
-                    self.by_pid.insert(pid, id.clone());
-                    actor.process = Process::starting(pidfd);
-                    info!("started {id} (pid {pid}): {}", record.path);
-                    ActorStatus::Running {
-                        pid,
-                        since: unix_now(),
-                        starts: actor.starts,
-                    }
-                }
-                Err(e) => {
-                    error!("cannot start {id}: {e}");
-                    ActorStatus::Failed {
-                        error: format!("starting {} failed: {e}", record.path),
-                        at: unix_now(),
-                        starts: actor.starts,
-                    }
-                }
-            },
-        };
-        if let Err(e) = fsio::write_json_atomic(&actor.dir.status_file(), &status) {
-            warn!("cannot write the status of {id}: {e:#}");
+impl Process for eos::pidfd::Pidfd {
+    fn pid(&self) -> u32 {
+        eos::pidfd::Pidfd::pid(self)
+    }
+
+    fn signal(&self, signal: Signal) -> io::Result<()> {
+        eos::pidfd::Pidfd::signal(self, signal)
+    }
+
+    fn takes_usr1(&self) -> io::Result<bool> {
+        self.is_ready_for(Signal::SIGUSR1)
+    }
+}
+
+/// Why an actor is not running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitReason {
+    /// The process exited with this code.
+    Code(i32),
+    /// The process was killed by this signal.
+    Signal(String),
+    /// It could not be started (the program is gone, the record unreadable, …).
+    CannotStart(String),
+    /// It was not running when this supervisor started, and has not been started since.
+    Found,
+    /// The supervisor stopped it (shutdown).
+    Stopped,
+}
+
+/// Longest wait between two checks of whether a starting actor takes SIGUSR1 yet.
+const MAX_READY_BACKOFF: Duration = Duration::from_millis(100);
+
+#[derive(Debug)]
+pub enum Lifecycle {
+    /// Started, but not yet seen catching or blocking SIGUSR1: signalling it now could kill it.
+    Starting {
+        process: Box<dyn Process>,
+        next_check: Instant,
+        backoff: Duration,
+    },
+    /// Takes SIGUSR1.
+    Ready { process: Box<dyn Process> },
+    /// Asked to stop (shutdown); waiting for it to exit.
+    Stopping { process: Box<dyn Process> },
+    /// Not running.
+    Exited { reason: ExitReason },
+}
+
+impl Lifecycle {
+    /// A process was just started: it is checked for readiness at once, then less often.
+    pub fn started(process: Box<dyn Process>, now: Instant) -> Self {
+        Lifecycle::Starting {
+            process,
+            next_check: now,
+            backoff: Duration::from_millis(1),
         }
     }
 
-    /// Collects every exited child: actors are marked exited; anything else (an orphan
-    /// adopted while running as PID 1) is just reaped.
-    pub(crate) fn reap(&mut self) {
-        loop {
-            let (pid, code, signal) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) => (pid, Some(code), None),
-                Ok(WaitStatus::Signaled(pid, signal, _)) => (pid, None, Some(signal)),
-                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
-                Ok(_) => continue,
-                Err(e) => return error!("waitpid: {e}"),
-            };
-            let Some(id) = self.by_pid.remove(&(pid.as_raw() as u32)) else {
-                continue;
-            };
-            self.exited(&id, code, signal.map(|s| s.as_str().to_owned()));
+    pub fn exited(reason: ExitReason) -> Self {
+        Lifecycle::Exited { reason }
+    }
+
+    /// The process, while there is one.
+    pub fn process(&self) -> Option<&dyn Process> {
+        match self {
+            Lifecycle::Starting { process, .. }
+            | Lifecycle::Ready { process }
+            | Lifecycle::Stopping { process } => Some(process.as_ref()),
+            Lifecycle::Exited { .. } => None,
         }
     }
 
-    fn exited(&mut self, id: &ActorId, code: Option<i32>, signal: Option<String>) {
-        let Some(actor) = self.actors.get_mut(id) else {
-            return;
-        };
-        actor.process = Process::Stopped;
-        if self.stopping == Some(Stop::Keep) {
-            // Stopped on purpose, to be started again: its status still says it was running.
-            let _ = fs::remove_file(actor.dir.pid_file());
-            return;
-        }
-        match (&code, &signal) {
-            (_, Some(signal)) => warn!("{id} was killed by {signal}"),
-            (Some(0), _) => info!("{id} exited"),
-            (code, _) => warn!("{id} exited with code {}", code.unwrap_or(-1)),
-        }
-        self.journal.record(Event::Exit {
-            actor: id.to_string(),
-            code,
-            signal: signal.clone(),
-        });
-        // `.pid` first: whoever reads "exited" finds no PID to signal.
-        let _ = fs::remove_file(actor.dir.pid_file());
-        let status = ActorStatus::Exited {
-            code,
-            signal,
-            at: unix_now(),
-            starts: actor.starts,
-        };
-        if let Err(e) = fsio::write_json_atomic(&actor.dir.status_file(), &status) {
-            warn!("cannot write the status of {id}: {e:#}");
-        }
-        self.reconcile_current(id);
+    pub fn is_running(&self) -> bool {
+        self.process().is_some()
     }
 
-    /// Brings back the actors found in `running/`: the ones that were running are started again
-    /// with the same id, state and mailbox; an interrupted `current` is marked as redelivered.
-    pub(crate) fn restore(&mut self) -> Result<()> {
-        let running = self.root.running_dir();
-        let mut names =
-            fsio::names(&running).with_context(|| format!("reading {}", running.display()))?;
-        names.sort_unstable();
-        for name in names {
-            if layout::Root::is_staging_name(&name) {
-                // Left by a spawn that was interrupted; its request is still in spawn/.
-                let _ = fs::remove_dir_all(running.join(&name));
-                continue;
-            }
-            if layout::is_ignored(&name) || !running.join(&name).is_dir() {
-                continue;
-            }
-            match ActorId::parse(&name) {
-                Ok(id) => self.restore_actor(id),
-                Err(e) => warn!("ignoring running/{name}: {e}"),
-            }
-        }
-        self.next_seq = self
-            .actors
-            .values()
-            .filter_map(|a| mailbox::pending(&a.dir.spool_dir()).ok())
-            .flatten()
-            .filter_map(|name| layout::spool_seq(&name))
-            .max()
-            .map_or(0, |max| max + 1);
-        Ok(())
+    pub fn is_ready(&self) -> bool {
+        matches!(self, Lifecycle::Ready { .. })
     }
 
-    fn restore_actor(&mut self, id: ActorId) {
-        let dir = self.root.actor(&id);
-        let record: Option<SpawnRequest> = fsio::read_json(&dir.spawn_record())
-            .inspect_err(|e| warn!("{id}: {e}"))
-            .ok();
-        let status: Option<ActorStatus> = fsio::read_json(&dir.status_file()).ok();
-        let was_running = status.as_ref().is_none_or(ActorStatus::is_running);
-        if let Err(e) = fs::create_dir_all(dir.spool_dir()) {
-            warn!("{id}: cannot create its spool: {e}");
+    /// When a starting process is next due for a readiness check.
+    pub fn next_check(&self) -> Option<Instant> {
+        match self {
+            Lifecycle::Starting { next_check, .. } => Some(*next_check),
+            _ => None,
         }
-        // Nobody writes into a spool while no supervisor runs: temp files there were left by
-        // a writer killed mid-write (the message itself is still where it came from).
-        for name in fsio::names(&dir.spool_dir()).unwrap_or_default() {
-            if layout::is_temp_name(&name) {
-                let _ = fs::remove_file(dir.spool_dir().join(name));
-            }
-        }
-        let current = match mark_current_redelivered(&dir.current_file()) {
-            Ok(true) => Current::Unsignalled,
-            Ok(false) => Current::Empty,
-            Err(e) => {
-                warn!("{id}: cannot mark its current message as redelivered: {e:#}");
-                Current::Unsignalled
-            }
+    }
+
+    /// Whether the process takes SIGUSR1 now. A starting process is checked no sooner than its
+    /// next check time, with a growing interval, and becomes `Ready` once it does.
+    pub fn poll_ready(&mut self, now: Instant) -> bool {
+        let Lifecycle::Starting {
+            process,
+            next_check,
+            backoff,
+        } = self
+        else {
+            return self.is_ready();
         };
-        let starts = status.as_ref().map_or(0, ActorStatus::starts);
-        self.adopt(id.clone(), record, current, starts);
-        if was_running {
-            info!("restoring {id}");
-            self.journal.record(Event::Restart {
-                actor: id.to_string(),
-            });
-            self.start(&id);
-        } else {
-            let _ = fs::remove_file(dir.pid_file());
+        if now < *next_check {
+            return false;
+        }
+        if !process.takes_usr1().unwrap_or(false) {
+            *next_check = now + *backoff;
+            *backoff = (*backoff * 2).min(MAX_READY_BACKOFF);
+            return false;
+        }
+        let ready = std::mem::replace(self, Lifecycle::exited(ExitReason::Found));
+        if let Lifecycle::Starting { process, .. } = ready {
+            *self = Lifecycle::Ready { process };
+        }
+        true
+    }
+
+    /// The supervisor asks the process to stop (it is sent SIGTERM by the caller).
+    pub fn stopping(&mut self) {
+        let old = std::mem::replace(self, Lifecycle::exited(ExitReason::Stopped));
+        *self = match old {
+            Lifecycle::Starting { process, .. }
+            | Lifecycle::Ready { process }
+            | Lifecycle::Stopping { process } => Lifecycle::Stopping { process },
+            exited => exited,
+        };
+    }
+
+    /// The process ended (reaped), or could not be started.
+    pub fn exit(&mut self, reason: ExitReason) {
+        let reason = match self {
+            Lifecycle::Stopping { .. } => ExitReason::Stopped,
+            _ => reason,
+        };
+        *self = Lifecycle::Exited { reason };
+    }
+
+    /// One word, for logs.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Lifecycle::Starting { .. } => "starting",
+            Lifecycle::Ready { .. } => "ready",
+            Lifecycle::Stopping { .. } => "stopping",
+            Lifecycle::Exited { .. } => "exited",
         }
     }
 }
 
-/// Marks the message that was `current` when the last supervisor stopped. `Ok(false)` when
-/// there is none. A `current` that is not JSON is left as it is (the actor sets it aside).
-fn mark_current_redelivered(path: &std::path::Path) -> Result<bool> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e.into()),
-    };
-    if let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) {
-        mark_redelivered(&mut value);
-        fsio::write_json_atomic(path, &value)?;
+#[cfg(test)]
+pub mod fake {
+    //! A process that does what the test says.
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+
+    use super::*;
+
+    #[derive(Debug, Default)]
+    pub struct Shared {
+        pub ready: Cell<bool>,
+        pub gone: Cell<bool>,
+        pub signals: RefCell<Vec<Signal>>,
+        pub checks: Cell<u32>,
     }
-    Ok(true)
+
+    #[derive(Debug, Default, Clone)]
+    pub struct FakeProcess(pub Rc<Shared>);
+
+    impl Process for FakeProcess {
+        fn pid(&self) -> u32 {
+            4242
+        }
+
+        fn signal(&self, signal: Signal) -> io::Result<()> {
+            if self.0.gone.get() {
+                return Err(io::Error::from_raw_os_error(nix::libc::ESRCH));
+            }
+            self.0.signals.borrow_mut().push(signal);
+            Ok(())
+        }
+
+        fn takes_usr1(&self) -> io::Result<bool> {
+            self.0.checks.set(self.0.checks.get() + 1);
+            Ok(self.0.ready.get())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fake::FakeProcess;
+    use super::*;
+
+    #[test]
+    fn a_process_becomes_ready_once_it_takes_usr1_and_is_checked_less_often() {
+        let fake = FakeProcess::default();
+        let t0 = Instant::now();
+        let mut life = Lifecycle::started(Box::new(fake.clone()), t0);
+        assert!(!life.poll_ready(t0));
+        assert_eq!(fake.0.checks.get(), 1);
+        // Not due yet: no look at the process.
+        assert!(!life.poll_ready(t0));
+        assert_eq!(fake.0.checks.get(), 1);
+        let mut t = t0;
+        for _ in 0..12 {
+            t = life.next_check().unwrap();
+            assert!(!life.poll_ready(t));
+        }
+        let gap = life.next_check().unwrap() - t;
+        assert_eq!(gap, MAX_READY_BACKOFF, "the interval grows to its cap");
+        fake.0.ready.set(true);
+        assert!(life.poll_ready(life.next_check().unwrap()));
+        assert!(life.is_ready() && life.is_running());
+        assert_eq!(life.next_check(), None);
+    }
+
+    #[test]
+    fn exits_keep_their_reason_and_a_stopped_actor_is_stopped_whatever_killed_it() {
+        let mut life = Lifecycle::started(Box::new(FakeProcess::default()), Instant::now());
+        life.exit(ExitReason::Code(3));
+        assert!(matches!(
+            life,
+            Lifecycle::Exited {
+                reason: ExitReason::Code(3)
+            }
+        ));
+        assert!(life.process().is_none());
+
+        let mut life = Lifecycle::started(Box::new(FakeProcess::default()), Instant::now());
+        life.stopping();
+        assert_eq!(life.word(), "stopping");
+        assert!(life.process().is_some(), "still there until it exits");
+        life.exit(ExitReason::Signal("SIGKILL".into()));
+        assert!(matches!(
+            life,
+            Lifecycle::Exited {
+                reason: ExitReason::Stopped
+            }
+        ));
+        // Nothing to stop: stays exited.
+        life.stopping();
+        assert!(!life.is_running());
+    }
 }

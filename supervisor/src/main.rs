@@ -1,17 +1,5 @@
 //! `supervisor [ROOT]`: runs an EOS actor system on a root directory.
 
-mod actor;
-mod control;
-mod delivery;
-mod events;
-mod lifecycle;
-mod process;
-mod root;
-mod router;
-mod shutdown;
-mod spawner;
-mod supervisor;
-
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,8 +9,7 @@ use anyhow::{Result, bail};
 use clap::Parser;
 use log::{LevelFilter, info, warn};
 
-use crate::root::Claim;
-use crate::supervisor::{Config, Supervisor};
+use supervisor::{Claim, Config, Supervisor};
 
 /// Runs an EOS actor system: spawns actors, routes and delivers their messages.
 ///
@@ -49,6 +36,10 @@ struct Cli {
     /// The journal (journal.jsonl) is rotated when it grows past this many bytes
     #[arg(long, default_value_t = eos::journal::DEFAULT_MAX_BYTES)]
     journal_max_bytes: u64,
+    /// Record everything: every payload and state in full in the journal, and no delivery
+    /// while the journal cannot be written
+    #[arg(long)]
+    record: bool,
     /// More output (-v: debug, -vv: trace); RUST_LOG also works
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -100,6 +91,7 @@ fn run(cli: Cli) -> Result<()> {
         max_message_bytes: cli.max_message_bytes,
         journal_max_bytes: cli.journal_max_bytes,
         slow_motion: cli.slow_motion,
+        record: cli.record,
     };
     let result = Supervisor::new(claim.root().clone(), config)?.run();
     claim.release();

@@ -13,7 +13,6 @@ use eos::{ActorId, Envelope, MessageId, fsio, layout, mailbox};
 use log::{info, warn};
 use nix::sys::signal::Signal;
 
-use crate::actor::Process;
 use crate::events::Event;
 use crate::supervisor::{Stop, Supervisor};
 
@@ -39,7 +38,7 @@ impl Supervisor {
             warn!("{killed} actor(s) did not stop in time: killed");
             self.wait_for_exits(Instant::now() + KILL_WAIT, false)?;
         }
-        let ids: Vec<ActorId> = self.actors.keys().cloned().collect();
+        let ids = self.registry.ids();
         match stop {
             Stop::Clean => {
                 for id in &ids {
@@ -52,23 +51,31 @@ impl Supervisor {
                 ids.len()
             ),
         }
+        self.history.flush();
         Ok(())
     }
 
     /// Sends `signal` to every running actor; returns how many there were.
-    fn signal_all(&self, signal: Signal) -> usize {
-        self.actors
-            .values()
-            .filter_map(|a| a.process.pidfd())
-            .filter(|pidfd| pidfd.signal(signal).is_ok())
-            .count()
+    fn signal_all(&mut self, signal: Signal) -> usize {
+        let mut sent = 0;
+        for actor in self.registry.iter_mut() {
+            actor.lifecycle.stopping();
+            if actor
+                .lifecycle
+                .process()
+                .is_some_and(|p| p.signal(signal).is_ok())
+            {
+                sent += 1;
+            }
+        }
+        sent
     }
 
     /// Reaps until no actor runs or `deadline` passes. With `interruptible`, a second SIGTERM
     /// or SIGINT ends the wait early (returns true).
     fn wait_for_exits(&mut self, deadline: Instant, interruptible: bool) -> Result<bool> {
         self.reap();
-        while self.any_running() {
+        while self.registry.iter().any(|a| a.lifecycle.is_running()) {
             let now = Instant::now();
             if now >= deadline {
                 break;
@@ -86,34 +93,32 @@ impl Supervisor {
         Ok(false)
     }
 
-    fn any_running(&self) -> bool {
-        self.actors
-            .values()
-            .any(|a| !matches!(a.process, Process::Stopped))
-    }
-
     /// Removes an actor's folder after setting aside every message it did not handle.
-    fn clear_out(&self, id: &ActorId) {
-        let Some(actor) = self.actors.get(id) else {
+    fn clear_out(&mut self, id: &ActorId) {
+        let Some(actor) = self.registry.get(id) else {
             return;
         };
-        let spool = actor.dir.spool_dir();
+        let dir = actor.dir.clone();
+        let spool = dir.spool_dir();
         let mut unhandled = mailbox::pending(&spool).unwrap_or_default();
-        if actor.dir.current_file().exists() {
+        if dir.current_file().exists() {
             unhandled.insert(0, layout::CURRENT.to_owned());
         }
         for name in unhandled {
             let message_id = layout::pending_message_id(&name)
                 .or_else(|| envelope_id(&spool.join(&name)))
                 .unwrap_or_else(MessageId::generate);
-            self.dead_letter(
+            self.intake.set_aside_message(
+                &mut self.history,
                 &spool.join(&name),
-                &layout::dead_letter_name(id, &message_id),
+                id,
+                &message_id,
                 &format!("not delivered to `{id}`: the supervisor shut down first"),
             );
         }
-        if let Err(e) = fs::remove_dir_all(actor.dir.path()) {
-            warn!("cannot remove {}: {e}", actor.dir.path().display());
+        self.events.forget(id);
+        if let Err(e) = fs::remove_dir_all(dir.path()) {
+            warn!("cannot remove {}: {e}", dir.path().display());
         }
     }
 }

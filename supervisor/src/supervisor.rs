@@ -1,48 +1,32 @@
 //! The supervisor's event loop: one thread, fed by signals and file events, with a periodic full
-//! rescan (the tick) that catches anything the events missed.
+//! rescan (the tick) that catches anything the events missed. It owns the components and is the
+//! only place that combines them: it dispatches each event to the component it concerns, asks
+//! the policy what to deliver, and applies the answer.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, Metadata};
 use std::ops::ControlFlow;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use eos::{ActorId, Root, fsio, journal, layout};
-use log::{debug, warn};
+use eos::journal::Event as Journal;
+use eos::layout::{self, CURRENT, PAUSED};
+use eos::spawn_request::SpawnRequest;
+use eos::status::{ActorStatus, unix_now};
+use eos::{ActorId, MessageId, Root, envelope, fsio};
+use log::{debug, error, info, warn};
 use nix::sys::signal::Signal;
+use serde_json::Value;
 
-use crate::actor::Actor;
-use crate::delivery::Scheduler;
+use crate::delivery::{self, Placed};
 use crate::events::{Change, Event, Events, Watched};
-
-/// The journal, as the supervisor writes it: a failure to write is reported once and does not
-/// stop the system.
-pub struct Journal {
-    writer: Option<journal::Writer>,
-    failed: bool,
-}
-
-impl Journal {
-    pub fn open(root: &Root, max_bytes: u64) -> Self {
-        let writer = journal::Writer::open(root, max_bytes)
-            .inspect_err(|e| warn!("the journal cannot be opened, nothing is recorded: {e}"))
-            .ok();
-        Journal {
-            writer,
-            failed: false,
-        }
-    }
-
-    pub fn record(&mut self, event: journal::Event) {
-        if let Some(writer) = &mut self.writer
-            && let Err(e) = writer.record(event)
-            && !std::mem::replace(&mut self.failed, true)
-        {
-            warn!("cannot write to the journal: {e}");
-        }
-    }
-}
+use crate::history::History;
+use crate::intake::{Intake, Origin, Pile, Read, sorted_names};
+use crate::lifecycle::{ExitReason, Lifecycle};
+use crate::policy::{Candidate, Decision, Fifo, Paused, Policy, SlowMotion};
+use crate::queue::{Pending, Seen, Settled};
+use crate::registry::{Actor, Registry, Usr1};
+use crate::router::{self, Router};
+use crate::{process, restore, spawner};
 
 pub struct Config {
     /// How often everything is rescanned.
@@ -55,41 +39,8 @@ pub struct Config {
     pub journal_max_bytes: u64,
     /// At least this long between two deliveries, to watch messages flow.
     pub slow_motion: Option<Duration>,
-}
-
-/// How a file came to the supervisor's attention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// A file event: the file was closed after writing or renamed in, so it is complete.
-    Event,
-    /// A rescan: the file may still be being written by someone.
-    Scan,
-}
-
-impl Origin {
-    /// Whether unreadable content may just be unfinished: found by a scan and written to within
-    /// the last few seconds. Such a file is left for its closing event or a later scan.
-    pub fn maybe_unfinished(self, meta: &Metadata) -> bool {
-        self == Origin::Scan && modified_within(meta, Duration::from_secs(5))
-    }
-}
-
-/// Whether a file was written less than `age` ago.
-pub fn modified_within(meta: &Metadata, age: Duration) -> bool {
-    meta.modified()
-        .ok()
-        .and_then(|m| SystemTime::now().duration_since(m).ok())
-        .is_some_and(|elapsed| elapsed < age)
-}
-
-/// Moves `path` into `dir` as `name` with its reason beside it, and says so in the log. A file
-/// already gone is nothing to set aside.
-pub fn set_aside(path: &Path, dir: &Path, name: &str, reason: &str) {
-    match eos::dead::set_aside(path, dir, name, reason) {
-        Ok(landed) => warn!("set aside {}: {reason}", landed.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => log::error!("cannot set {} aside ({reason}): {e}", path.display()),
-    }
+    /// Every payload kept in full; nothing delivered that cannot be recorded.
+    pub record: bool,
 }
 
 /// How the supervisor stops.
@@ -106,34 +57,19 @@ pub struct Supervisor {
     pub(crate) root: Root,
     pub(crate) config: Config,
     pub(crate) events: Events,
-    pub(crate) actors: BTreeMap<ActorId, Actor>,
-    pub(crate) by_pid: HashMap<u32, ActorId>,
-    pub(crate) scheduler: Scheduler,
-    pub(crate) journal: Journal,
-    /// The next spool sequence number: spool names sort in delivery order.
-    pub(crate) next_seq: u64,
+    pub(crate) registry: Registry,
+    pub(crate) intake: Intake,
+    router: Router,
+    pub(crate) policy: Paused<Box<dyn Policy>>,
+    pub(crate) history: History,
     /// Set once the supervisor is stopping.
     pub(crate) stopping: Option<Stop>,
+    /// Actors whose `current` was renamed away in this batch of events, by the rename's
+    /// cookie: if the other half of the rename lands in `dead/`, the message failed.
+    moved_away: Vec<(u32, ActorId)>,
 }
 
 impl Supervisor {
-    /// Reads a file found in `send/` or `spawn/` (`what` it should be, for the error).
-    /// `Ok(None)`: nothing to read (gone, or not a regular file).
-    pub(crate) fn read_candidate(
-        &self,
-        path: &Path,
-        what: &str,
-    ) -> Result<Option<(Metadata, Vec<u8>)>, String> {
-        let Some(meta) = regular_file(path) else {
-            return Ok(None);
-        };
-        match fsio::read_limited(path, self.config.max_message_bytes) {
-            Ok(bytes) => Ok(Some((meta, bytes))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("the {what} cannot be read: {e}")),
-        }
-    }
-
     pub fn new(root: Root, config: Config) -> Result<Self> {
         let mut events = Events::new()?;
         events.watch(root.path(), Watched::Root)?;
@@ -142,30 +78,34 @@ impl Supervisor {
         events.watch(&root.dead_dir(), Watched::Dead)?;
         events.watch(&root.rejected_spawn_dir(), Watched::DeadSpawn)?;
         events.watch(&root.control_dir(), Watched::Control)?;
-        let journal = Journal::open(&root, config.journal_max_bytes);
-        let scheduler = Scheduler::new(config.slow_motion);
+        let history = History::open(&root, config.journal_max_bytes, config.record);
+        let base: Box<dyn Policy> = match config.slow_motion {
+            Some(interval) => Box::new(SlowMotion::new(Fifo, interval)),
+            None => Box::new(Fifo),
+        };
         Ok(Supervisor {
-            journal,
+            intake: Intake::new(&root, config.max_message_bytes),
+            history,
             root,
             config,
             events,
-            actors: BTreeMap::new(),
-            by_pid: HashMap::new(),
-            scheduler,
-            next_seq: 0,
+            registry: Registry::default(),
+            router: Router::default(),
+            policy: Paused::new(base),
             stopping: None,
+            moved_away: Vec::new(),
         })
     }
 
-    /// Brings back what is on disk, then runs until SIGTERM or SIGINT and shuts down.
+    /// Brings back what is on disk, then runs until SIGTERM, SIGINT or SIGQUIT and shuts down.
     pub fn run(mut self) -> Result<()> {
         self.restore()?;
         self.rescan();
         let mut next_tick = Instant::now() + self.config.tick;
         loop {
-            let wake = self
-                .next_delivery_check()
-                .map_or(next_tick, |t| t.min(next_tick));
+            let wake = self.deliver_due(Instant::now());
+            self.history.flush();
+            let wake = wake.map_or(next_tick, |t| t.min(next_tick));
             let events = self
                 .events
                 .wait(Some(wake.saturating_duration_since(Instant::now())))?;
@@ -174,9 +114,11 @@ impl Supervisor {
                     return self.shutdown(stop);
                 }
             }
-            self.poll_starting_actors();
-            self.resignal_due();
-            self.deliver_slow_motion();
+            self.settle_queues();
+            for (_, id) in std::mem::take(&mut self.moved_away) {
+                // Renamed somewhere other than `dead/`: handled.
+                self.current_done(&id, Some(false));
+            }
             if Instant::now() >= next_tick {
                 self.rescan();
                 next_tick = Instant::now() + self.config.tick;
@@ -193,20 +135,32 @@ impl Supervisor {
             Event::Signal(Signal::SIGQUIT) => return ControlFlow::Break(Stop::Keep),
             Event::Signal(Signal::SIGUSR1) => self.scan_spawn_dir(),
             Event::Signal(Signal::SIGCHLD) => self.reap(),
-            Event::Signal(_) | Event::Overflow => self.rescan(),
-            Event::File { dir, name, change } => match (dir, change) {
+            Event::Signal(Signal::SIGHUP | Signal::SIGUSR2) | Event::Overflow => self.rescan(),
+            Event::Signal(other) => debug!("ignoring {other}"),
+            Event::File {
+                dir,
+                name,
+                change,
+                cookie,
+            } => match (dir, change) {
                 (Watched::Spawn, Change::Arrived) => self.spawn_request(&name, Origin::Event),
                 (Watched::Send, Change::Arrived) => self.route(&name, Origin::Event),
-                (Watched::Spool(id), Change::Left) if name == layout::CURRENT => {
-                    self.current_left(&id)
+                (Watched::Spool(id), change) => self.spool_event(&id, &name, change, cookie),
+                (Watched::Root, change) if name == PAUSED => self.paused(None, change),
+                (Watched::Actor(id), change) if name == PAUSED => self.paused(Some(id), change),
+                (Watched::Actor(id), Change::Arrived) if name == layout::STATE => {
+                    self.state_written(&id)
                 }
-                (Watched::Spool(id), Change::Arrived) => self.try_deliver(&id),
-                (Watched::Root, change) if name == layout::PAUSED => self.paused(None, change),
-                (Watched::Actor(id), change) if name == layout::PAUSED => {
-                    self.paused(Some(id), change)
+                (Watched::Dead, Change::Arrived) => {
+                    if let Some(at) = self.moved_away.iter().position(|(c, _)| *c == cookie) {
+                        let (_, id) = self.moved_away.remove(at);
+                        self.current_done(&id, Some(true));
+                    }
+                    self.intake.seen(&mut self.history, Pile::Messages, &name)
                 }
-                (Watched::Dead, Change::Arrived) => self.dead_letter_seen(&name, false),
-                (Watched::DeadSpawn, Change::Arrived) => self.dead_letter_seen(&name, true),
+                (Watched::DeadSpawn, Change::Arrived) => {
+                    self.intake.seen(&mut self.history, Pile::Spawns, &name)
+                }
                 (Watched::Control, Change::Arrived) => self.control_request(&name),
                 _ => {}
             },
@@ -214,83 +168,709 @@ impl Supervisor {
         ControlFlow::Continue(())
     }
 
-    /// A `paused` file appeared or went away, in the root (`None`) or an actor's folder.
-    fn paused(&mut self, actor: Option<ActorId>, change: Change) {
-        let who = actor.as_ref().map(ToString::to_string);
-        match change {
-            Change::Arrived => self.journal.record(journal::Event::Pause { actor: who }),
-            Change::Left => {
-                self.journal.record(journal::Event::Resume { actor: who });
-                let ids: Vec<ActorId> = match actor {
-                    Some(id) => vec![id],
-                    None => self.actors.keys().cloned().collect(),
-                };
-                for id in ids {
-                    self.try_deliver(&id);
+    // ----- delivery -------------------------------------------------------------------------
+
+    /// Delivers whatever the policy chooses until it waits; returns when to look again without
+    /// an event (a readiness check, a signal to repeat, the policy's wait).
+    fn deliver_due(&mut self, now: Instant) -> Option<Instant> {
+        let mut wake: Option<Instant> = None;
+        let mut soon = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
+        let max_backoff = self.config.tick;
+        let mut finished = Vec::new();
+        for actor in self.registry.iter_mut() {
+            let has_mail = !actor.slot.is_free() || !actor.queue.is_empty();
+            if has_mail && !actor.lifecycle.poll_ready(now) {
+                if let Some(t) = actor.lifecycle.next_check() {
+                    soon(t);
+                }
+                continue;
+            }
+            match actor.slot.retry_at() {
+                Some(t) if t <= now => {
+                    if actor.dir.current_file().exists() {
+                        debug!("{}: current is still there, signalling again", actor.id);
+                        actor.slot.signal(now, max_backoff, &Usr1(&actor.lifecycle));
+                    } else {
+                        // Handled; its file event is still on the way.
+                        finished.push(actor.id.clone());
+                    }
+                }
+                Some(_) => {}
+                None if matches!(actor.slot, crate::slot::Slot::Placed { .. }) => {
+                    actor.slot.signal(now, max_backoff, &Usr1(&actor.lifecycle));
+                }
+                None => {}
+            }
+            if let Some(t) = actor.slot.retry_at() {
+                soon(t);
+            }
+            if let Some(t) = actor.held_until {
+                if t > now {
+                    soon(t);
+                } else {
+                    actor.held_until = None;
                 }
             }
         }
+        for id in finished {
+            self.current_done(&id, None);
+        }
+        if self.history.blocks_delivery() {
+            soon(now + Duration::from_millis(500));
+            return wake;
+        }
+        loop {
+            let decision = {
+                let enabled = enabled(&self.registry, now);
+                self.policy.choose(now, &enabled)
+            };
+            match decision {
+                Decision::Deliver { actor, file } => {
+                    if !self.deliver(&actor, &file, now) {
+                        // Nothing was placed: the actor is held back, or its queue changed.
+                        continue;
+                    }
+                    self.policy.delivered(now);
+                }
+                Decision::WaitUntil(t) => {
+                    soon(t);
+                    return wake;
+                }
+                Decision::Idle => return wake,
+            }
+        }
     }
 
-    /// A reason appeared in `dead/` (or `dead/spawn/`): the journal records the dead letter.
-    fn dead_letter_seen(&mut self, name: &str, spawn: bool) {
-        let Some(letter) = layout::explained_by(name) else {
+    /// Places `file` as the actor's `current` and signals it. Returns whether a message was
+    /// delivered.
+    fn deliver(&mut self, id: &ActorId, file: &str, now: Instant) -> bool {
+        let Some(actor) = self.registry.get_mut(id) else {
+            return false;
+        };
+        match delivery::place(actor, file, &mut self.intake, &mut self.history, now) {
+            Placed::Delivered { .. } => {
+                actor
+                    .slot
+                    .signal(now, self.config.tick, &Usr1(&actor.lifecycle));
+                true
+            }
+            Placed::Occupied => {
+                // Someone put a `current` there: it is handled first.
+                self.current_arrived(id);
+                false
+            }
+            Placed::NotBefore(t) => {
+                actor.held_until = Some(t);
+                false
+            }
+            Placed::SetAside { .. } | Placed::Gone => false,
+        }
+    }
+
+    /// The actor is done with `current`: the result goes to the history, with the new state,
+    /// or as a failure if the message went to `dead/`. `failed`: known from the file events
+    /// (deleted, or renamed into `dead/`); `None`: found gone by a look, so `dead/` is asked.
+    fn current_done(&mut self, id: &ActorId, failed: Option<bool>) {
+        let Some(actor) = self.registry.get_mut(id) else {
             return;
         };
-        let dir = if spawn {
-            self.root.rejected_spawn_dir()
+        let Some(message) = actor.slot.finished() else {
+            return;
+        };
+        let failed = failed.unwrap_or_else(|| {
+            self.root
+                .dead_dir()
+                .join(layout::dead_letter_name(id, &message))
+                .exists()
+        });
+        let state = if failed {
+            None
         } else {
-            self.root.dead_dir()
+            let state = read_state(&self.intake, &actor.dir.state_file());
+            actor.state.clone_from(&state);
+            state.map(|s| self.history.inline(&s))
         };
-        let reason = eos::dead::read_reason(&dir.join(name)).unwrap_or_default();
-        let (actor, message) = match layout::parse_dead_letter_name(letter) {
-            Some((actor, message)) if !spawn => {
-                (Some(actor.to_string()), Some(message.to_string()))
-            }
-            _ => (None, None),
-        };
-        let file = if spawn {
-            format!("spawn/{letter}")
-        } else {
-            letter.to_owned()
-        };
-        self.journal.record(journal::Event::Dead {
-            file,
-            actor,
-            message,
-            reason,
+        self.history.emit(Journal::Result {
+            message: message.to_string(),
+            actor: id.to_string(),
+            ok: !failed,
+            state,
         });
     }
 
-    /// Looks at everything again: new spawn requests, messages in `send/`, and each actor's
-    /// spool (a `current` deleted without our noticing, messages a person put there).
+    /// A `current` appeared that the supervisor did not place: a person put it there, and it
+    /// is delivered as it is.
+    fn current_arrived(&mut self, id: &ActorId) {
+        let Some(actor) = self.registry.get_mut(id) else {
+            return;
+        };
+        if !actor.slot.is_free() {
+            return;
+        }
+        let current = actor.dir.current_file();
+        let value = match self.intake.read(&current, "message") {
+            Read::Bytes(bytes) => serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            Read::Gone => return,
+            Read::Refused(_) => Value::Null,
+        };
+        let message = envelope::id_of(&value).unwrap_or_else(MessageId::generate);
+        info!("{id}: a `current` was put there by hand; delivering it");
+        actor.slot.place(message.clone());
+        actor.delivered_since_start = true;
+        let payload = value.get("payload").cloned().unwrap_or(value.clone());
+        self.history.emit(Journal::Deliver {
+            message: message.to_string(),
+            actor: id.to_string(),
+            redelivered: value.get("redelivered") == Some(&Value::Bool(true)),
+            payload: self.history.inline(&payload),
+        });
+    }
+
+    // ----- spools: the queue index and changes made by hand ----------------------------------
+
+    fn spool_event(&mut self, id: &ActorId, name: &str, change: Change, cookie: u32) {
+        let Some(actor) = self.registry.get_mut(id) else {
+            return;
+        };
+        if name == CURRENT {
+            if actor.queue.was_expected(CURRENT, change) {
+                return;
+            }
+            match change {
+                Change::Left if cookie != 0 => self.moved_away.push((cookie, id.clone())),
+                Change::Left => self.current_done(id, Some(false)),
+                Change::Arrived => self.current_arrived(id),
+            }
+            return;
+        }
+        if !layout::is_pending_name(name) {
+            return;
+        }
+        match actor.queue.event(name, change, cookie) {
+            Seen::Nothing => {}
+            Seen::Added { file } => self.hand_added(id, &file),
+            Seen::Rewritten { file, before } => self.hand_rewritten(id, &file, before),
+        }
+    }
+
+    /// A message a person put into a spool: indexed and recorded; a copy of a waiting message
+    /// gets an id of its own, so that the two can be told apart.
+    fn hand_added(&mut self, id: &ActorId, file: &str) {
+        let Some(actor) = self.registry.get_mut(id) else {
+            return;
+        };
+        let path = actor.dir.spool_dir().join(file);
+        let name_id = layout::pending_message_id(file).unwrap_or_else(MessageId::generate);
+        let bytes = match self.intake.read(&path, "message") {
+            Read::Gone => return,
+            Read::Bytes(bytes) => bytes,
+            Read::Refused(reason) => {
+                self.intake
+                    .set_aside_message(&mut self.history, &path, id, &name_id, &reason);
+                return;
+            }
+        };
+        let Ok((mut value, rewrite)) = envelope::check(&bytes, &name_id) else {
+            // Not a valid message (yet): it is looked at again when its turn comes.
+            actor
+                .queue
+                .insert_found(file.to_owned(), Pending::unread(name_id));
+            return;
+        };
+        let mut message = envelope::id_of(&value).unwrap_or(name_id);
+        let copied = actor.queue.has_message(&message) || actor.slot.message() == Some(&message);
+        let copy_of = copied.then(|| {
+            let original = std::mem::replace(&mut message, MessageId::generate());
+            value["id"] = Value::String(message.to_string());
+            original.to_string()
+        });
+        self.history.emit(Journal::PendingAdded {
+            actor: id.to_string(),
+            file: file.to_owned(),
+            message: message.to_string(),
+            payload: self.history.inline(&value["payload"]),
+            copy_of: copy_of.clone(),
+        });
+        let exact = !rewrite && copy_of.is_none();
+        actor
+            .queue
+            .insert_found(file.to_owned(), Pending::read(message, value, exact));
+    }
+
+    /// A pending message was written again: what changed is recorded (once it is valid; until
+    /// then it is read again when its turn comes).
+    fn hand_rewritten(&mut self, id: &ActorId, file: &str, before: Pending) {
+        let Some(actor) = self.registry.get_mut(id) else {
+            return;
+        };
+        let path = actor.dir.spool_dir().join(file);
+        let checked = match self.intake.read(&path, "message") {
+            Read::Bytes(bytes) => envelope::check(&bytes, &before.message).ok(),
+            Read::Gone | Read::Refused(_) => None,
+        };
+        let Some((mut value, rewrite)) = checked else {
+            actor.queue.invalidate(file);
+            return;
+        };
+        let before_payload = before.envelope.as_ref().and_then(|e| e.get("payload"));
+        if before_payload != value.get("payload") {
+            self.history.emit(Journal::PendingEdited {
+                actor: id.to_string(),
+                file: file.to_owned(),
+                message: before.message.to_string(),
+                before: self.history.inline(before_payload.unwrap_or(&Value::Null)),
+                after: self.history.inline(&value["payload"]),
+            });
+        }
+        // It keeps the id it had in the queue (a copy's own, say).
+        let exact = !rewrite && envelope::id_of(&value).as_ref() == Some(&before.message);
+        value["id"] = Value::String(before.message.to_string());
+        actor
+            .queue
+            .insert_found(file.to_owned(), Pending::read(before.message, value, exact));
+    }
+
+    /// After a batch of events: messages that left spools by hand are recorded.
+    fn settle_queues(&mut self) {
+        for actor in self.registry.iter_mut() {
+            for settled in actor.queue.settle() {
+                self.history.emit(settled_event(&actor.id, settled));
+            }
+        }
+    }
+
+    /// `state.json` was written. While the actor handles a message, that is the actor's (its
+    /// result records it); otherwise someone else wrote it, and the change is recorded.
+    fn state_written(&mut self, id: &ActorId) {
+        let Some(actor) = self.registry.get_mut(id) else {
+            return;
+        };
+        if !actor.slot.is_free() {
+            return;
+        }
+        let Some(after) = read_state(&self.intake, &actor.dir.state_file()) else {
+            return;
+        };
+        if actor.state.as_ref() == Some(&after) {
+            return;
+        }
+        let before = actor.state.replace(after.clone());
+        if !actor.delivered_since_start && actor.lifecycle.is_running() {
+            // Its own first state (a script's `init()`), written before any message.
+            return;
+        }
+        self.history.emit(Journal::StateEdited {
+            actor: id.to_string(),
+            before: before.map(|b| self.history.inline(&b)),
+            after: self.history.inline(&after),
+        });
+    }
+
+    /// A `paused` file appeared or went away, in the root (`None`) or an actor's folder.
+    fn paused(&mut self, actor: Option<ActorId>, change: Change) {
+        let paused = change == Change::Arrived;
+        if self.policy.set(actor.as_ref(), paused) {
+            let actor = actor.map(|a| a.to_string());
+            self.history.emit(if paused {
+                Journal::Pause { actor }
+            } else {
+                Journal::Resume { actor }
+            });
+        }
+    }
+
+    // ----- routing and spawning -------------------------------------------------------------
+
+    fn scan_send_dir(&mut self) {
+        for name in sorted_names(&self.root.send_dir()) {
+            self.route(&name, Origin::Scan);
+        }
+    }
+
+    /// Routes the file `name` in `send/`.
+    fn route(&mut self, name: &str, origin: Origin) {
+        let path = self.root.send_dir().join(name);
+        let (to, id) = match layout::parse_send_name(name) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return,
+            Err(reason) => {
+                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) {
+                    self.dead(&path, name, &reason);
+                }
+                return;
+            }
+        };
+        let bytes = match self.intake.read(&path, "message") {
+            Read::Gone => return,
+            Read::Bytes(bytes) => bytes,
+            Read::Refused(reason) => return self.dead(&path, name, &reason),
+        };
+        let (value, rewrite) = match envelope::check(&bytes, &id) {
+            Ok(checked) => checked,
+            Err(_) if origin.maybe_unfinished(&path) => return,
+            Err(reason) => return self.dead(&path, name, &reason),
+        };
+        let Some(actor) = self.registry.get_mut(&to) else {
+            let reason = if self.registry.is_empty() {
+                format!("there is no actor `{to}` (no actors exist)")
+            } else {
+                format!(
+                    "there is no actor `{to}`; known actors: {}",
+                    self.registry.known()
+                )
+            };
+            return self.dead(&path, name, &reason);
+        };
+        let message = envelope::id_of(&value).unwrap_or_else(|| id.clone());
+        let sent = Journal::Send {
+            message: message.to_string(),
+            from: value["sender"].as_str().map(str::to_owned),
+            to: to.to_string(),
+            cause: value
+                .get("cause")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            payload: self.history.inline(&value["payload"]),
+        };
+        match self.router.accept(actor, &path, &id, value, rewrite) {
+            Ok(file) => {
+                self.history.emit(sent);
+                self.history.emit(Journal::Route {
+                    message: message.to_string(),
+                    to: to.to_string(),
+                    file,
+                });
+            }
+            Err(reason) => self.dead(&path, name, &reason),
+        }
+    }
+
+    fn dead(&mut self, path: &Path, name: &str, reason: &str) {
+        self.intake
+            .set_aside(&mut self.history, path, Pile::Messages, name, reason);
+    }
+
+    pub(crate) fn scan_spawn_dir(&mut self) {
+        for name in sorted_names(&self.root.spawn_dir()) {
+            self.spawn_request(&name, Origin::Scan);
+        }
+    }
+
+    /// Handles the file `name` in `spawn/`.
+    fn spawn_request(&mut self, name: &str, origin: Origin) {
+        if !layout::is_request_name(name) {
+            return;
+        }
+        let path = self.root.spawn_dir().join(name);
+        let refuse = |this: &mut Self, reason: &str| {
+            this.intake
+                .set_aside(&mut this.history, &path, Pile::Spawns, name, reason);
+        };
+        let bytes = match self.intake.read(&path, "request") {
+            Read::Gone => return,
+            Read::Bytes(bytes) => bytes,
+            Read::Refused(reason) => return refuse(self, &reason),
+        };
+        let request: SpawnRequest = match serde_json::from_slice(&bytes) {
+            Ok(request) => request,
+            Err(_) if origin.maybe_unfinished(&path) => return,
+            Err(e) => {
+                let reason = format!("not a valid spawn request: {e}\n{}", spawner::EXPECTED);
+                return refuse(self, &reason);
+            }
+        };
+        let (id, record) = match spawner::accept(&self.root, &self.registry, request) {
+            Ok(accepted) => accepted,
+            Err(reason) => return refuse(self, &reason),
+        };
+        // The request is consumed: what it said is kept as the actor's spawn.json.
+        if let Err(e) = std::fs::remove_file(&path) {
+            warn!("cannot remove the spawn request {}: {e}", path.display());
+        }
+        let state = record.state.clone().unwrap_or(Value::Null);
+        self.history.emit(Journal::Spawn {
+            actor: id.to_string(),
+            program: record.path.clone(),
+            args: record.args.clone(),
+            parent: record.parent.as_ref().map(ToString::to_string),
+            state: self.history.inline(&state),
+        });
+        let mut actor = self.adopt(id.clone(), Some(record), 0);
+        actor.state = Some(state);
+        self.registry.insert(actor);
+        self.start(&id);
+        info!("spawned {id} from {name}");
+    }
+
+    /// An actor whose folder exists, its folders watched, not yet started.
+    pub(crate) fn adopt(
+        &mut self,
+        id: ActorId,
+        record: Option<SpawnRequest>,
+        starts: u32,
+    ) -> Actor {
+        let dir = self.root.actor(&id);
+        let watched = self
+            .events
+            .watch(&dir.spool_dir(), Watched::Spool(id.clone()))
+            .and_then(|()| self.events.watch(dir.path(), Watched::Actor(id.clone())));
+        if let Err(e) = watched {
+            error!("{e:#}; deliveries to {id} wait for the next rescan");
+        }
+        Actor {
+            id,
+            dir,
+            record,
+            lifecycle: Lifecycle::exited(ExitReason::Found),
+            slot: crate::slot::Slot::Free,
+            queue: Default::default(),
+            starts,
+            state: None,
+            delivered_since_start: false,
+            held_until: None,
+        }
+    }
+
+    // ----- processes ------------------------------------------------------------------------
+
+    /// Starts the actor's process from its record; the outcome goes to `status.json`.
+    pub(crate) fn start(&mut self, id: &ActorId) {
+        let Some(actor) = self.registry.get_mut(id) else {
+            return;
+        };
+        actor.starts += 1;
+        actor.delivered_since_start = false;
+        let launched = match &actor.record {
+            None => {
+                Err("spawn.json is missing or unreadable, so the actor cannot be started".into())
+            }
+            Some(record) => process::launch(&self.root, id, record)
+                .map_err(|e| format!("starting {} failed: {e}", record.path)),
+        };
+        let status = match launched {
+            Ok(pidfd) => {
+                let pid = pidfd.pid();
+                if let Err(e) =
+                    fsio::write_atomic(&actor.dir.pid_file(), format!("{pid}\n").as_bytes())
+                {
+                    warn!("cannot write the .pid of {id}: {e}");
+                }
+                actor.lifecycle = Lifecycle::started(Box::new(pidfd), Instant::now());
+                info!("started {id} (pid {pid})");
+                let status = ActorStatus::Running {
+                    pid,
+                    since: unix_now(),
+                    starts: actor.starts,
+                };
+                self.registry.started(pid, id);
+                status
+            }
+            Err(error) => {
+                error!("cannot start {id}: {error}");
+                actor.lifecycle = Lifecycle::exited(ExitReason::CannotStart(error.clone()));
+                ActorStatus::Failed {
+                    error,
+                    at: unix_now(),
+                    starts: actor.starts,
+                }
+            }
+        };
+        write_status(&self.root, id, &status);
+    }
+
+    /// Collects every exited child: actors are marked exited; anything else (an orphan adopted
+    /// as a subreaper) is just reaped.
+    pub(crate) fn reap(&mut self) {
+        use nix::errno::Errno;
+        use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+        loop {
+            let (pid, reason) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => (pid, ExitReason::Code(code)),
+                Ok(WaitStatus::Signaled(pid, signal, _)) => {
+                    (pid, ExitReason::Signal(signal.as_str().to_owned()))
+                }
+                Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return,
+                Ok(_) => continue,
+                Err(e) => return error!("waitpid: {e}"),
+            };
+            if let Some(id) = self.registry.reaped(pid.as_raw() as u32) {
+                self.exited(&id, reason);
+            }
+        }
+    }
+
+    fn exited(&mut self, id: &ActorId, reason: ExitReason) {
+        let Some(actor) = self.registry.get_mut(id) else {
+            return;
+        };
+        actor.lifecycle.exit(reason.clone());
+        actor.slot.process_gone();
+        // `.pid` first: whoever reads "exited" finds no PID to signal.
+        let _ = std::fs::remove_file(actor.dir.pid_file());
+        if self.stopping == Some(Stop::Keep) {
+            // Stopped on purpose, to be started again: its status still says it was running.
+            return;
+        }
+        let (code, signal) = match &reason {
+            ExitReason::Code(code) => (Some(*code), None),
+            ExitReason::Signal(signal) => (None, Some(signal.clone())),
+            _ => (None, None),
+        };
+        match (&code, &signal) {
+            (_, Some(signal)) => warn!("{id} was killed by {signal}"),
+            (Some(0), _) => info!("{id} exited"),
+            (code, _) => warn!("{id} exited with code {}", code.unwrap_or(-1)),
+        }
+        self.history.emit(Journal::Exit {
+            actor: id.to_string(),
+            code,
+            signal: signal.clone(),
+        });
+        let status = ActorStatus::Exited {
+            code,
+            signal,
+            at: unix_now(),
+            starts: actor.starts,
+        };
+        write_status(&self.root, id, &status);
+    }
+
+    // ----- the rescan -----------------------------------------------------------------------
+
+    /// Looks at everything again: new spawn requests, messages in `send/`, dead letters, pauses,
+    /// and each actor's spool (files a person added, removed or renamed; a `current` deleted
+    /// without our noticing).
     pub(crate) fn rescan(&mut self) {
         self.scan_spawn_dir();
         self.scan_send_dir();
-        let ids: Vec<ActorId> = self.actors.keys().cloned().collect();
-        for id in ids {
-            self.reconcile_current(&id);
-            self.try_deliver(&id);
+        self.intake.rescan(&mut self.history);
+        let all = self.root.paused_file().exists();
+        if self.policy.is_paused(None) != all {
+            self.paused(None, if all { Change::Arrived } else { Change::Left });
         }
+        for id in self.registry.ids() {
+            self.reconcile(&id);
+        }
+    }
+
+    fn reconcile(&mut self, id: &ActorId) {
+        let Some(actor) = self.registry.get_mut(id) else {
+            return;
+        };
+        let paused = actor.dir.paused_file().exists();
+        let current = actor.dir.current_file().exists();
+        let (added, gone) = actor
+            .queue
+            .reconcile(router::listing(&actor.dir.spool_dir()));
+        for settled in gone {
+            self.history.emit(settled_event(id, settled));
+        }
+        for file in added {
+            self.hand_added(id, &file);
+        }
+        let was_paused = self.policy.is_paused(Some(id)) && !self.policy.is_paused(None);
+        if was_paused != paused {
+            self.paused(
+                Some(id.clone()),
+                if paused {
+                    Change::Arrived
+                } else {
+                    Change::Left
+                },
+            );
+        }
+        let free = self.registry.get(id).is_some_and(|a| a.slot.is_free());
+        match (free, current) {
+            (false, false) => self.current_done(id, None),
+            (true, true) => self.current_arrived(id),
+            _ => {}
+        }
+    }
+
+    // ----- restore --------------------------------------------------------------------------
+
+    /// Brings back the actors found in `running/`: the ones that were running are started again
+    /// with the same id, state and mailbox; an interrupted `current` is delivered again, marked
+    /// and recorded as redelivered.
+    fn restore(&mut self) -> Result<()> {
+        for found in restore::found(&self.root)? {
+            let mut actor = self.adopt(found.id.clone(), found.record, found.starts);
+            actor.state = found.state;
+            for (file, pending) in found.pending {
+                actor.queue.insert_found(file, pending);
+            }
+            let id = found.id;
+            if let Some((message, payload)) = found.current {
+                actor.slot.place(message.clone());
+                self.history.emit(Journal::Deliver {
+                    message: message.to_string(),
+                    actor: id.to_string(),
+                    redelivered: true,
+                    payload: self.history.inline(&payload),
+                });
+            }
+            self.registry.insert(actor);
+            if found.was_running {
+                info!("restoring {id}");
+                self.history.emit(Journal::Restart {
+                    actor: id.to_string(),
+                });
+                self.start(&id);
+                if let Some(actor) = self.registry.get_mut(&id) {
+                    // A redelivered message counts as a delivery to the new process.
+                    actor.delivered_since_start = !actor.slot.is_free();
+                }
+            } else {
+                let _ = std::fs::remove_file(self.root.actor(&id).pid_file());
+            }
+        }
+        self.router = Router::new(&self.registry);
+        Ok(())
     }
 }
 
-/// The names in `dir`, sorted (files are handled in name order); none, with an error logged,
-/// when it cannot be read.
-pub fn sorted_names(dir: &std::path::Path) -> Vec<String> {
-    match eos::fsio::names(dir) {
-        Ok(mut names) => {
-            names.sort_unstable();
-            names
-        }
-        Err(e) => {
-            log::error!("cannot read {}: {e}", dir.display());
-            Vec::new()
-        }
+/// The heads of every queue whose actor can take a message now.
+fn enabled(registry: &Registry, now: Instant) -> Vec<Candidate<'_>> {
+    registry
+        .iter()
+        .filter(|a| a.can_take() && a.held_until.is_none_or(|t| t <= now))
+        .filter_map(|a| {
+            let (file, pending) = a.queue.head()?;
+            Some(Candidate {
+                actor: &a.id,
+                file,
+                message: pending.message.as_str(),
+            })
+        })
+        .collect()
+}
+
+fn settled_event(id: &ActorId, settled: Settled) -> Journal {
+    match settled {
+        Settled::Moved { from, to, message } => Journal::PendingMoved {
+            actor: id.to_string(),
+            from,
+            to,
+            message: message.to_string(),
+        },
+        Settled::Deleted { file, message } => Journal::PendingDeleted {
+            actor: id.to_string(),
+            file,
+            message: message.to_string(),
+        },
     }
 }
 
-/// Whether the file at `path` is a regular file; `None` when it is gone.
-pub fn regular_file(path: &std::path::Path) -> Option<Metadata> {
-    fs::symlink_metadata(path).ok().filter(Metadata::is_file)
+/// An actor's state, bounded like any file others write; `None` when it cannot be read.
+fn read_state(intake: &Intake, path: &Path) -> Option<Value> {
+    match intake.read(path, "state") {
+        Read::Bytes(bytes) => serde_json::from_slice(&bytes).ok(),
+        Read::Gone | Read::Refused(_) => None,
+    }
+}
+
+fn write_status(root: &Root, id: &ActorId, status: &ActorStatus) {
+    if let Err(e) = fsio::write_json_atomic(&root.actor(id).status_file(), status) {
+        warn!("cannot write the status of {id}: {e:#}");
+    }
 }

@@ -1,0 +1,28 @@
+//! The EOS supervisor: spawns actors, routes and delivers their messages, records everything,
+//! and survives being killed. `main` only reads the command line; everything else is here.
+//!
+//! The event loop ([`supervisor`]) owns the components and combines them; each component owns
+//! its state: the [`registry`] of actors, each with its [`lifecycle`], delivery [`slot`] and
+//! [`queue`]; [`intake`] of files others wrote; the [`router`]; the delivery [`policy`]; the
+//! [`history`] that writes the journal.
+
+pub mod control;
+pub mod delivery;
+pub mod events;
+pub mod history;
+pub mod intake;
+pub mod lifecycle;
+pub mod policy;
+pub mod process;
+pub mod queue;
+pub mod registry;
+pub mod restore;
+pub mod root;
+pub mod router;
+pub mod shutdown;
+pub mod slot;
+pub mod spawner;
+pub mod supervisor;
+
+pub use root::Claim;
+pub use supervisor::{Config, Stop, Supervisor};

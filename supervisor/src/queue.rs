@@ -1,0 +1,321 @@
+//! The queue of one actor: an in-memory index of its spool's pending messages, ordered by file
+//! name (the delivery order), so that finding the next message costs the same with 10 or
+//! 100,000 waiting.
+//!
+//! The index follows the spool through file events and is reconciled with a listing at every
+//! rescan. Events the supervisor caused itself (a message routed in, one moved to `current`) are
+//! expected and pass silently; any other change was made by someone else (a person's `mv`,
+//! `cp`, `rm` or editor) and is reported, so that the history can record it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use eos::MessageId;
+use serde_json::Value;
+
+use crate::events::Change;
+
+/// A pending message as the index knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    pub message: MessageId,
+    /// The envelope as last read and checked; `None` when it has not been read yet.
+    pub envelope: Option<Value>,
+    /// Changed on disk since: read it again before it is delivered.
+    pub stale: bool,
+    /// Whether the file holds exactly the envelope. If not (a plain payload to wrap, a copy's
+    /// new id), the envelope is written when it is delivered: never in place while it waits,
+    /// where a person may be renaming or editing it.
+    pub exact: bool,
+}
+
+impl Pending {
+    /// A file not read yet.
+    pub fn unread(message: MessageId) -> Self {
+        Pending {
+            message,
+            envelope: None,
+            stale: true,
+            exact: false,
+        }
+    }
+
+    /// A file read and checked: `exact` when it holds the envelope as it is.
+    pub fn read(message: MessageId, envelope: Value, exact: bool) -> Self {
+        Pending {
+            message,
+            envelope: Some(envelope),
+            stale: false,
+            exact,
+        }
+    }
+}
+
+/// What a file event in the spool meant.
+#[derive(Debug, PartialEq)]
+pub enum Seen {
+    /// Caused by the supervisor, or nothing to do with a pending message.
+    Nothing,
+    /// A file appeared that the index did not have: added (or copied) by someone.
+    Added { file: String },
+    /// A pending message was written again: its content may have changed.
+    Rewritten { file: String, before: Pending },
+}
+
+/// What became of the messages that left the spool without the supervisor, once a batch of
+/// events is over.
+#[derive(Debug, PartialEq)]
+pub enum Settled {
+    /// Renamed inside the spool: moved in the queue.
+    Moved {
+        from: String,
+        to: String,
+        message: MessageId,
+    },
+    /// Deleted, or moved out of the spool: it will not be delivered.
+    Deleted { file: String, message: MessageId },
+}
+
+#[derive(Debug, Default)]
+pub struct Queue {
+    pending: BTreeMap<String, Pending>,
+    /// File events the supervisor's own renames will cause, still to come.
+    expected: HashMap<(String, Change), u32>,
+    /// Messages that left without the supervisor, by cookie: the other half of a rename may
+    /// still come in the same batch.
+    left: Vec<(u32, String, Pending)>,
+    /// Renames inside the spool seen in this batch.
+    moved: Vec<Settled>,
+}
+
+impl Queue {
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// The next message in delivery order.
+    pub fn head(&self) -> Option<(&str, &Pending)> {
+        self.pending.iter().next().map(|(f, p)| (f.as_str(), p))
+    }
+
+    pub fn get(&self, file: &str) -> Option<&Pending> {
+        self.pending.get(file)
+    }
+
+    /// Every pending message, in delivery order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Pending)> {
+        self.pending.iter().map(|(f, p)| (f.as_str(), p))
+    }
+
+    /// Whether a pending message has this id.
+    pub fn has_message(&self, id: &MessageId) -> bool {
+        self.pending.values().any(|p| p.message == *id)
+    }
+
+    /// The supervisor put `file` into the spool (its arrival event is expected).
+    pub fn insert_ours(&mut self, file: String, pending: Pending) {
+        self.expect(&file, Change::Arrived);
+        self.pending.insert(file, pending);
+    }
+
+    /// Records what a file found by a person's change holds, without expecting an event.
+    pub fn insert_found(&mut self, file: String, pending: Pending) {
+        self.pending.insert(file, pending);
+    }
+
+    /// The supervisor takes `file` out of the spool (its leaving event is expected).
+    pub fn take(&mut self, file: &str) -> Option<Pending> {
+        let taken = self.pending.remove(file)?;
+        self.expect(file, Change::Left);
+        Some(taken)
+    }
+
+    /// The supervisor is about to cause `change` to `file` in the spool.
+    pub fn expect(&mut self, file: &str, change: Change) {
+        *self.expected.entry((file.to_owned(), change)).or_default() += 1;
+    }
+
+    /// Forgets what the index knew of `file`'s content: it is read again before delivery.
+    pub fn invalidate(&mut self, file: &str) {
+        if let Some(p) = self.pending.get_mut(file) {
+            p.stale = true;
+        }
+    }
+
+    /// Whether the event was one the supervisor caused (and so is now no longer expected).
+    pub fn was_expected(&mut self, file: &str, change: Change) -> bool {
+        let key = (file.to_owned(), change);
+        let Some(n) = self.expected.get_mut(&key) else {
+            return false;
+        };
+        *n -= 1;
+        if *n == 0 {
+            self.expected.remove(&key);
+        }
+        true
+    }
+
+    /// A file event for a pending message's name in the spool.
+    pub fn event(&mut self, file: &str, change: Change, cookie: u32) -> Seen {
+        if self.was_expected(file, change) {
+            return Seen::Nothing;
+        }
+        match change {
+            Change::Left => {
+                if let Some(before) = self.pending.remove(file) {
+                    self.left.push((cookie, file.to_owned(), before));
+                }
+                Seen::Nothing
+            }
+            Change::Arrived => {
+                let moved = (cookie != 0)
+                    .then(|| self.left.iter().position(|(c, ..)| *c == cookie))
+                    .flatten();
+                if let Some(at) = moved {
+                    let (_, from, pending) = self.left.remove(at);
+                    self.moved.push(Settled::Moved {
+                        from,
+                        to: file.to_owned(),
+                        message: pending.message.clone(),
+                    });
+                    self.pending.insert(file.to_owned(), pending);
+                    return Seen::Nothing;
+                }
+                match self.pending.get(file) {
+                    Some(before) => Seen::Rewritten {
+                        file: file.to_owned(),
+                        before: before.clone(),
+                    },
+                    None => Seen::Added {
+                        file: file.to_owned(),
+                    },
+                }
+            }
+        }
+    }
+
+    /// Ends a batch of events: the messages that left without a matching arrival are gone, and
+    /// the renames inside the spool are moves.
+    pub fn settle(&mut self) -> Vec<Settled> {
+        let deleted = self.left.drain(..).map(|(_, file, p)| Settled::Deleted {
+            file,
+            message: p.message,
+        });
+        self.moved.drain(..).chain(deleted).collect()
+    }
+
+    /// Makes the index match a listing of the spool (the pending names, in any order): what is
+    /// listed but not indexed was added; what is indexed but not listed was deleted. Events
+    /// still expected are dropped: after a listing, nothing is owed.
+    pub fn reconcile(&mut self, listed: Vec<String>) -> (Vec<String>, Vec<Settled>) {
+        self.expected.clear();
+        let mut gone = self.settle();
+        let listed: BTreeMap<String, ()> = listed.into_iter().map(|n| (n, ())).collect();
+        let missing: Vec<String> = self
+            .pending
+            .keys()
+            .filter(|f| !listed.contains_key(*f))
+            .cloned()
+            .collect();
+        for file in missing {
+            if let Some(p) = self.pending.remove(&file) {
+                gone.push(Settled::Deleted {
+                    file,
+                    message: p.message,
+                });
+            }
+        }
+        let added = listed
+            .into_keys()
+            .filter(|f| !self.pending.contains_key(f))
+            .collect();
+        (added, gone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pending(id: &str) -> Pending {
+        Pending::read(
+            MessageId::parse(id).unwrap(),
+            json!({"id": id, "sender": null, "payload": 1}),
+            true,
+        )
+    }
+
+    #[test]
+    fn our_own_moves_pass_silently_and_the_head_is_the_first_name() {
+        let mut q = Queue::default();
+        q.insert_ours("002-b.json".into(), pending("b"));
+        q.insert_ours("001-a.json".into(), pending("a"));
+        assert_eq!(q.head().unwrap().0, "001-a.json");
+        let taken = q.take("001-a.json").unwrap();
+        assert_eq!(taken.message.as_str(), "a");
+        // The events come later, in order: arrivals of both, then a's departure.
+        assert_eq!(q.event("002-b.json", Change::Arrived, 0), Seen::Nothing);
+        assert_eq!(q.event("001-a.json", Change::Arrived, 0), Seen::Nothing);
+        assert_eq!(q.event("001-a.json", Change::Left, 7), Seen::Nothing);
+        assert!(q.settle().is_empty());
+        assert_eq!(q.len(), 1);
+    }
+
+    #[test]
+    fn a_persons_edit_add_delete_and_rename_are_reported() {
+        let mut q = Queue::default();
+        q.insert_found("001-a.json".into(), pending("a"));
+        q.insert_found("002-b.json".into(), pending("b"));
+        q.insert_found("003-c.json".into(), pending("c"));
+        assert!(matches!(
+            q.event("001-a.json", Change::Arrived, 0),
+            Seen::Rewritten { file, .. } if file == "001-a.json"
+        ));
+        assert_eq!(
+            q.event("by-hand.json", Change::Arrived, 0),
+            Seen::Added {
+                file: "by-hand.json".into()
+            }
+        );
+        assert_eq!(q.event("002-b.json", Change::Left, 0), Seen::Nothing);
+        // mv 003-c.json 000-c.json
+        assert_eq!(q.event("003-c.json", Change::Left, 9), Seen::Nothing);
+        assert_eq!(q.event("000-c.json", Change::Arrived, 9), Seen::Nothing);
+        assert_eq!(q.head().unwrap().0, "000-c.json", "renamed to the front");
+        let settled = q.settle();
+        assert!(settled.contains(&Settled::Deleted {
+            file: "002-b.json".into(),
+            message: MessageId::parse("b").unwrap()
+        }));
+        assert!(settled.contains(&Settled::Moved {
+            from: "003-c.json".into(),
+            to: "000-c.json".into(),
+            message: MessageId::parse("c").unwrap()
+        }));
+    }
+
+    #[test]
+    fn a_listing_finds_what_the_events_missed() {
+        let mut q = Queue::default();
+        q.insert_ours("001-a.json".into(), pending("a"));
+        q.insert_found("002-b.json".into(), pending("b"));
+        let (added, gone) = q.reconcile(vec!["002-b.json".into(), "009-x.json".into()]);
+        assert_eq!(added, vec!["009-x.json".to_owned()]);
+        assert_eq!(
+            gone,
+            vec![Settled::Deleted {
+                file: "001-a.json".into(),
+                message: MessageId::parse("a").unwrap()
+            }]
+        );
+        // The arrival event of a was dropped with the listing: a late one is news.
+        assert!(matches!(
+            q.event("001-a.json", Change::Arrived, 0),
+            Seen::Added { .. }
+        ));
+    }
+}

@@ -1,0 +1,107 @@
+//! The actor registry: every actor the supervisor knows, with its components (lifecycle,
+//! delivery slot, queue), and which process belongs to which actor.
+
+use std::collections::{BTreeMap, HashMap};
+
+use eos::spawn_request::SpawnRequest;
+use eos::{ActorDir, ActorId};
+use serde_json::Value;
+
+use crate::lifecycle::Lifecycle;
+use crate::queue::Queue;
+use crate::slot::{Signaller, Slot};
+
+#[derive(Debug)]
+pub struct Actor {
+    pub id: ActorId,
+    pub dir: ActorDir,
+    /// How it was started; `None` when `spawn.json` is missing or unreadable.
+    pub record: Option<SpawnRequest>,
+    pub lifecycle: Lifecycle,
+    pub slot: Slot,
+    pub queue: Queue,
+    /// How many times it was started, restarts by a new supervisor included.
+    pub starts: u32,
+    /// Its state as last read, to tell a hand edit from a write that changed nothing.
+    pub state: Option<Value>,
+    /// Whether it was given a message since it was last started: before that, a state
+    /// written outside a delivery is its own first state.
+    pub delivered_since_start: bool,
+    /// Its next message could not be read yet (an editor may be writing it): not before then.
+    pub held_until: Option<std::time::Instant>,
+}
+
+impl Actor {
+    /// Whether the next message can be placed now: running, ready and its slot free.
+    pub fn can_take(&self) -> bool {
+        self.slot.is_free() && self.lifecycle.is_ready()
+    }
+}
+
+/// The actor's process as the slot signals it.
+pub struct Usr1<'a>(pub &'a Lifecycle);
+
+impl Signaller for Usr1<'_> {
+    fn usr1(&self) -> std::io::Result<()> {
+        match self.0.process() {
+            Some(p) if self.0.is_ready() => p.signal(nix::sys::signal::Signal::SIGUSR1),
+            _ => Err(std::io::ErrorKind::NotConnected.into()),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Registry {
+    actors: BTreeMap<ActorId, Actor>,
+    by_pid: HashMap<u32, ActorId>,
+}
+
+impl Registry {
+    pub fn get(&self, id: &ActorId) -> Option<&Actor> {
+        self.actors.get(id)
+    }
+
+    pub fn get_mut(&mut self, id: &ActorId) -> Option<&mut Actor> {
+        self.actors.get_mut(id)
+    }
+
+    pub fn contains(&self, id: &ActorId) -> bool {
+        self.actors.contains_key(id)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.actors.is_empty()
+    }
+
+    pub fn insert(&mut self, actor: Actor) {
+        self.actors.insert(actor.id.clone(), actor);
+    }
+
+    pub fn ids(&self) -> Vec<ActorId> {
+        self.actors.keys().cloned().collect()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Actor> {
+        self.actors.values()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Actor> {
+        self.actors.values_mut()
+    }
+
+    /// Notes that `pid` is `id`'s process.
+    pub fn started(&mut self, pid: u32, id: &ActorId) {
+        self.by_pid.insert(pid, id.clone());
+    }
+
+    /// The actor whose process `pid` was, forgetting it.
+    pub fn reaped(&mut self, pid: u32) -> Option<ActorId> {
+        self.by_pid.remove(&pid)
+    }
+
+    /// Known actors, for an error message.
+    pub fn known(&self) -> String {
+        let known: Vec<&str> = self.actors.keys().map(ActorId::as_str).collect();
+        known.join(", ")
+    }
+}
