@@ -1,36 +1,41 @@
-//! `eos bench`: EOS measured against the raw floor, in one run, on one filesystem.
+//! `eos bench`: EOS measured against the raw floor, in one run, on each filesystem.
 //!
-//! - floor: two processes play ping-pong with the same file operations and signals as EOS
-//!   actors (read the message, write the state atomically, delete the message, write the
-//!   reply atomically, signal the peer) and nothing in between;
+//! On disk (a temporary folder in `--root`, or the system's temporary folder) and on tmpfs
+//! (`/dev/shm`), each:
+//! - floor: two `eos-floor-peer` processes play ping-pong with the same file operations and
+//!   signals as EOS actors (read the message, write the state atomically, delete the message,
+//!   write the reply atomically, signal the peer) and nothing in between; measured before and
+//!   after EOS, and EOS compared with their mean, because these machines drift;
 //! - EOS ping-pong: two script actors through the supervisor;
-//! - EOS throughput: N messages to one script actor, first send to last handled;
-//! - latency: from a message file appearing in `send/` to the actor receiving SIGUSR1,
-//!   measured by a probe actor that timestamps the signal as it arrives.
+//! - EOS throughput: N messages to one script actor, first send to last handled, against the
+//!   floor's one-way rate;
+//! - latency: from a message file appearing in `send/` to the `eos-probe` actor receiving
+//!   SIGUSR1;
+//! - deep queues: 1k, 10k, 100k messages queued to one probe actor while it is paused, then
+//!   drained: messages per second for each;
+//! - supervisor syscalls per delivered message (counted by `strace -c` attached to the
+//!   supervisor while N messages are routed and delivered), where strace is installed.
 //!
-//! The floor peers and the probe are this same executable in internal modes (see
-//! [`internal`]), so the benchmark needs nothing but the installed binaries.
+//! Once, on the first filesystem: 1,000 script actors spawned (seconds until each has handled a
+//! message, memory per actor, the supervisor's CPU while they all sit idle).
 
-use std::ffi::OsString;
 use std::fs;
-use std::io::{self, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use clap::ValueEnum;
+use nix::sys::signal::Signal;
 use serde_json::{Value, json};
 
-use super::output::{BOLD, Output, styled};
-use super::{poll, spawn, system};
+use super::output::{BOLD, DIM, Output, styled};
+use super::{locate, poll, spawn, system};
 use crate::pidfd::Pidfd;
 use crate::spawn_request::SpawnRequest;
-use crate::{ActorId, Envelope, MessageId, Root, fsio};
+use crate::{ActorId, Envelope, MessageId, Root, fsio, layout, mailbox};
 
-const FLOOR_PEER: &str = "__floor-peer";
-const PROBE: &str = "__bench-probe";
 const LATENCY_SAMPLES: usize = 300;
 
 const RELAY: &str = r#"
@@ -49,49 +54,104 @@ pub fn handle(state, msg) {
 
 const SINK: &str = "pub fn init() { #{ count: 0 } }\npub fn handle(s, m) { s.count += 1; s }\n";
 
-/// The internal modes of this executable, if `args` asks for one.
-pub fn internal(args: &[OsString]) -> Option<ExitCode> {
-    let result = if args.get(1).is_some_and(|a| a == FLOOR_PEER) {
-        let dir = PathBuf::from(args.get(2)?);
-        let role = args.get(3)?.to_string_lossy().into_owned();
-        floor_peer(&dir, &role)
-    } else if args.get(5).is_some_and(|a| a == PROBE) {
-        probe(args)
-    } else {
-        return None;
-    };
-    Some(match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e:#}");
-            ExitCode::FAILURE
-        }
-    })
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Where {
+    Disk,
+    Tmpfs,
+    Both,
 }
 
-pub fn run(out: &Output, round_trips: u32, messages: u32) -> Result<ExitCode> {
-    if round_trips == 0 || messages == 0 {
+#[derive(clap::Args)]
+pub struct Options {
+    /// Ping-pong round trips to time
+    #[arg(long, default_value_t = 2000)]
+    round_trips: u32,
+    /// Messages to send to one actor for the throughput figure
+    #[arg(long, default_value_t = 2000)]
+    messages: u32,
+    /// Queue depths for the deep-queue run, comma-separated (none: skip it)
+    #[arg(long, value_delimiter = ',', default_values_t = [1000, 10_000, 100_000])]
+    deep: Vec<u32>,
+    /// Script actors to spawn for the many-actors run (0: skip it)
+    #[arg(long, default_value_t = 1000)]
+    actors: u32,
+    /// How long to watch the supervisor's CPU while the many actors sit idle
+    #[arg(long, default_value = "30s", value_parser = crate::duration::parse)]
+    idle: Duration,
+    /// Which filesystems to measure on
+    #[arg(long, value_enum, default_value = "both")]
+    on: Where,
+}
+
+pub fn run(out: &Output, root: Option<&Path>, options: &Options) -> Result<ExitCode> {
+    if options.round_trips == 0 || options.messages == 0 {
         bail!("--round-trips and --messages must be at least 1");
     }
-    let dir = tempfile::tempdir().context("creating a temporary folder")?;
     let build = if cfg!(debug_assertions) {
         "debug build"
     } else {
         "release build"
     };
     out.say(format!(
-        "{} ({build}, {} cores, in {})",
+        "{} ({build}, {} cores)",
         styled(BOLD, "EOS benchmark"),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        dir.path().display()
     ))?;
     if cfg!(debug_assertions) {
         out.warn("this is a debug build; measure with `cargo build --release` binaries");
     }
+    let mut places: Vec<(&str, tempfile::TempDir)> = Vec::new();
+    if options.on != Where::Tmpfs {
+        let disk = match root {
+            Some(root) => {
+                fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+                tempfile::Builder::new()
+                    .prefix("eos-bench")
+                    .tempdir_in(root)
+            }
+            None => tempfile::Builder::new().prefix("eos-bench").tempdir(),
+        }
+        .context("creating a temporary folder")?;
+        places.push(("disk", disk));
+    }
+    if options.on != Where::Disk {
+        match tmpfs_dir() {
+            Some(dir) => places.push(("tmpfs", dir)),
+            None => out.warn("no tmpfs at /dev/shm: the tmpfs run is skipped"),
+        }
+    }
+    let mut figures = serde_json::Map::new();
+    for (n, (name, dir)) in places.iter().enumerate() {
+        out.say(format!(
+            "\n{} {}",
+            styled(BOLD, format!("on {name}:")),
+            styled(DIM, dir.path().display().to_string())
+        ))?;
+        let many = n == 0 && options.actors > 0;
+        figures.insert((*name).into(), measure(out, dir.path(), options, many)?);
+    }
+    out.data(&Value::Object(figures))?;
+    Ok(ExitCode::SUCCESS)
+}
 
-    // The floor before and after EOS, compared with their mean: fsync times drift.
+/// A fresh folder on tmpfs, if `/dev/shm` is one.
+fn tmpfs_dir() -> Option<tempfile::TempDir> {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let shm = Path::new("/dev/shm");
+    let stat = nix::sys::statfs::statfs(shm).ok()?;
+    if stat.filesystem_type().0 as i64 != TMPFS_MAGIC {
+        return None;
+    }
+    tempfile::Builder::new()
+        .prefix("eos-bench")
+        .tempdir_in(shm)
+        .ok()
+}
+
+fn measure(out: &Output, dir: &Path, options: &Options, many: bool) -> Result<Value> {
+    let round_trips = options.round_trips;
     let floor_once = |when: &str| -> Result<f64> {
-        let elapsed = floor(&dir.path().join(format!("floor-{when}")), round_trips)?;
+        let elapsed = floor(&dir.join(format!("floor-{when}")), round_trips)?;
         let rate = f64::from(round_trips) / elapsed.as_secs_f64();
         out.say(format!(
             "floor ping-pong:   {round_trips} round trips in {:.3}s = {rate:.0} round trips/s ({when})",
@@ -100,44 +160,37 @@ pub fn run(out: &Output, round_trips: u32, messages: u32) -> Result<ExitCode> {
         Ok(rate)
     };
     let before = floor_once("before")?;
-
-    let root = Root::new(dir.path().join("root"));
+    let root = Root::new(dir.join("root"));
     let quiet = Output::quiet();
     system::up(&root, &quiet, &system::UpOptions::standard(), None)?;
-    let result = measure_eos(out, &root, dir.path(), round_trips, messages);
+    let result = measure_eos(out, &root, dir, options, many);
     let _ = system::stop(&root, &quiet, system::StopMode::Clean);
-    let (eos_rate, throughput, latency) = result?;
+    let mut eos = result?;
     let after = floor_once("after")?;
     let floor_rate = (before + after) / 2.0;
+    let ping_pong = eos["ping_pong_round_trips_per_s"].as_f64().unwrap_or(0.0);
+    let throughput = eos["throughput_msgs_per_s"].as_f64().unwrap_or(0.0);
     out.say(format!(
         "{} against the floor's mean of {floor_rate:.0} round trips/s: ping-pong {:.2}, \
          throughput {:.2} of its {:.0} one-way hops/s",
         styled(BOLD, "ratios"),
-        eos_rate / floor_rate,
+        ping_pong / floor_rate,
         throughput / (2.0 * floor_rate),
         2.0 * floor_rate
     ))?;
-    out.data(&json!({
-        "floor_round_trips_per_s": floor_rate,
-        "eos_round_trips_per_s": eos_rate,
-        "ping_pong_ratio": eos_rate / floor_rate,
-        "throughput_msgs_per_s": throughput,
-        "throughput_ratio": throughput / (2.0 * floor_rate),
-        "latency_median_us": latency.0,
-        "latency_p90_us": latency.1,
-    }))?;
-    Ok(ExitCode::SUCCESS)
+    eos["floor_round_trips_per_s"] = json!(floor_rate);
+    eos["ping_pong_ratio"] = json!(ping_pong / floor_rate);
+    eos["throughput_ratio"] = json!(throughput / (2.0 * floor_rate));
+    Ok(eos)
 }
-
-type Figures = (f64, f64, (f64, f64));
 
 fn measure_eos(
     out: &Output,
     root: &Root,
     dir: &Path,
-    round_trips: u32,
-    messages: u32,
-) -> Result<Figures> {
+    options: &Options,
+    many: bool,
+) -> Result<Value> {
     let quiet = Output::quiet();
     let relay = dir.join("relay.rn");
     fs::write(&relay, RELAY)?;
@@ -150,6 +203,7 @@ fn measure_eos(
 
     // Warm up (first messages compile nothing, but fill caches), then time.
     relay_once(root, 20)?;
+    let round_trips = options.round_trips;
     let elapsed = relay_once(root, round_trips)?;
     let rate = f64::from(round_trips) / elapsed.as_secs_f64();
     out.say(format!(
@@ -157,13 +211,8 @@ fn measure_eos(
         elapsed.as_secs_f64()
     ))?;
 
-    let sink_id = ActorId::parse("sink").map_err(anyhow::Error::msg)?;
-    let start = Instant::now();
-    for _ in 0..messages {
-        send(root, &sink_id, json!(1))?;
-    }
-    wait_state(root, "sink", |s| s["count"] == messages)?;
-    let elapsed = start.elapsed();
+    let messages = options.messages;
+    let elapsed = to_sink(root, messages, 0)?;
     let throughput = f64::from(messages) / elapsed.as_secs_f64();
     out.say(format!(
         "EOS throughput:    {messages} messages to one actor in {:.3}s = {throughput:.0} msgs/s",
@@ -176,25 +225,92 @@ fn measure_eos(
          messages, one at a time)",
         latency.0, latency.1
     ))?;
-    Ok((rate, throughput, latency))
+
+    let mut figures = json!({
+        "ping_pong_round_trips_per_s": rate,
+        "throughput_msgs_per_s": throughput,
+        "latency_median_us": latency.0,
+        "latency_p90_us": latency.1,
+    });
+
+    match syscalls(root, messages, messages)? {
+        Some(per_message) => {
+            out.say(format!(
+                "syscalls:          {per_message:.1} supervisor syscalls per delivered message \
+                 (strace -c on the supervisor, {messages} messages to one actor)"
+            ))?;
+            figures["supervisor_syscalls_per_message"] = json!(per_message);
+        }
+        None => out.say(styled(
+            DIM,
+            "syscalls:          (strace is not installed; skipped)",
+        ))?,
+    }
+
+    if !options.deep.is_empty() {
+        let mut deep = serde_json::Map::new();
+        let mut first_rate = None;
+        for &depth in &options.deep {
+            let rate = deep_queue(root, depth)?;
+            let first = *first_rate.get_or_insert(rate);
+            out.say(format!(
+                "deep queue:        {depth} queued to one actor drain at {rate:.0} msgs/s \
+                 ({:.2} of the first depth's rate)",
+                rate / first
+            ))?;
+            deep.insert(depth.to_string(), json!(rate));
+        }
+        figures["deep_queue_msgs_per_s"] = Value::Object(deep);
+    }
+
+    if many {
+        let many = many_actors(root, dir, options.actors, options.idle)?;
+        out.say(format!(
+            "many actors:       {} script actors spawned and each handled a message in {:.1}s; \
+             {:.1} MiB RSS ({:.1} MiB PSS) per actor; supervisor idle CPU {:.2}% of a core \
+             over {:?}",
+            options.actors,
+            many["seconds"].as_f64().unwrap_or(0.0),
+            many["rss_mib_per_actor"].as_f64().unwrap_or(0.0),
+            many["pss_mib_per_actor"].as_f64().unwrap_or(0.0),
+            many["supervisor_idle_cpu_percent"].as_f64().unwrap_or(0.0),
+            options.idle
+        ))?;
+        figures["many_actors"] = many;
+    }
+    Ok(figures)
 }
 
 /// Sends a ball with `round_trips * 2` hops left from ping to pong and back, and times it.
 fn relay_once(root: &Root, round_trips: u32) -> Result<Duration> {
     for id in ["ping", "pong"] {
-        let id = ActorId::parse(id).map_err(anyhow::Error::msg)?;
-        fsio::write_atomic(&root.actor(&id).state_file(), b"null\n")?;
+        fsio::write_atomic(&root.actor(&actor(id)?).state_file(), b"null\n")?;
     }
-    let ping = ActorId::parse("ping").map_err(anyhow::Error::msg)?;
     let start = Instant::now();
     send(
         root,
-        &ping,
+        &actor("ping")?,
         json!({"left": round_trips * 2 - 1, "to": "pong"}),
     )?;
     // With an odd number of hops left, the last one lands on pong.
     wait_state(root, "pong", |s| s["done"] == true)?;
     Ok(start.elapsed())
+}
+
+/// Sends `messages` to the sink (which has handled `before` so far) and times until it handled
+/// them all.
+fn to_sink(root: &Root, messages: u32, before: u32) -> Result<Duration> {
+    let sink = actor("sink")?;
+    let start = Instant::now();
+    for _ in 0..messages {
+        send(root, &sink, json!(1))?;
+    }
+    wait_state(root, "sink", |s| s["count"] == before + messages)?;
+    Ok(start.elapsed())
+}
+
+fn actor(id: &str) -> Result<ActorId> {
+    ActorId::parse(id).map_err(anyhow::Error::msg)
 }
 
 fn send(root: &Root, to: &ActorId, payload: Value) -> Result<MessageId> {
@@ -205,52 +321,209 @@ fn wait_state(root: &Root, id: &str, done: impl Fn(&Value) -> bool) -> Result<()
     poll::state(root, id, Duration::from_secs(600), done).map(drop)
 }
 
+/// The supervisor's syscalls per delivered message: `strace -c` attached to it while
+/// `messages` more go to the sink. `None` without strace.
+fn syscalls(root: &Root, messages: u32, sent_before: u32) -> Result<Option<f64>> {
+    let Some(strace) = crate::programs::on_path("strace") else {
+        return Ok(None);
+    };
+    let supervisor = system::require(root)?;
+    let report = root.path().join("strace.txt");
+    let mut tracer = Command::new(strace)
+        .args(["-c", "-o"])
+        .arg(&report)
+        .args(["-p", &supervisor.pidfd.pid().to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // strace says "Process N attached" once it is.
+    let mut said = String::new();
+    if let Some(err) = tracer.stderr.as_mut() {
+        let mut byte = [0u8; 1];
+        while !said.contains("attached") && err.read(&mut byte).unwrap_or(0) == 1 {
+            said.push(byte[0] as char);
+        }
+    }
+    let timed = to_sink(root, messages, sent_before);
+    let _ = Pidfd::open(tracer.id()).and_then(|p| p.signal(Signal::SIGINT));
+    let _ = tracer.wait();
+    timed?;
+    let text = fs::read_to_string(&report).unwrap_or_default();
+    let total = text
+        .lines()
+        .find(|l| l.trim_end().ends_with("total"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|calls| calls.parse::<f64>().ok());
+    Ok(total.map(|calls| calls / f64::from(messages)))
+}
+
 /// Median and 90th percentile, in microseconds, of the time from a message's rename into
 /// `send/` to the probe actor's signalfd returning.
 fn latency(root: &Root) -> Result<(f64, f64)> {
-    let quiet = Output::quiet();
-    let probe = ActorId::parse("probe").map_err(anyhow::Error::msg)?;
-    let exe = std::env::current_exe()?;
-    spawn::start(
-        root,
-        &quiet,
-        &probe,
-        SpawnRequest {
-            path: exe.to_string_lossy().into_owned(),
-            args: vec![PROBE.into()],
-            id: Some(probe.clone()),
-            state: None,
-        },
-    )?;
-    let log = root.actor(&probe).path().join("received.log");
+    let probe = start_probe(root, "probe")?;
+    let log = root.actor(&probe).path().join(layout::PROBE_LOG);
     let mut samples = Vec::with_capacity(LATENCY_SAMPLES);
     for n in 0..LATENCY_SAMPLES {
         let id = MessageId::generate();
-        let envelope = Envelope::new(id.clone(), None, json!(n));
-        let bytes = serde_json::to_vec(&envelope)?;
-        let tmp = root.send_dir().join(format!(".{id}.tmp"));
+        let bytes = serde_json::to_vec(&Envelope::new(id.clone(), None, json!(n)))?;
+        let path = root.send_file(&probe, &id);
+        let tmp = layout::temp_file(&path);
         fs::write(&tmp, &bytes)?;
         // Read the clock just before the file appears: read after the rename, a preempted
         // bench could see the probe's answer come before its own send.
         let sent = now_ns();
-        fs::rename(&tmp, root.send_file(&probe, &id))?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let received = loop {
+        fs::rename(&tmp, &path)?;
+        let received = poll::until(Duration::from_secs(10), || {
             let text = fs::read_to_string(&log).unwrap_or_default();
             let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
-            if let Some(line) = complete.lines().find(|l| l.starts_with(id.as_str())) {
-                break line.rsplit(' ').next().and_then(|t| t.parse::<u128>().ok());
-            }
-            if Instant::now() > deadline {
-                bail!("the probe did not receive message {n}");
-            }
-            std::thread::sleep(Duration::from_micros(50));
-        };
-        let received = received.ok_or_else(|| anyhow!("the probe wrote a bad line"))?;
+            let line = complete.lines().find(|l| l.starts_with(id.as_str()))?;
+            line.rsplit(' ').next().and_then(|t| t.parse::<u128>().ok())
+        })
+        .ok_or_else(|| anyhow!("the probe did not receive message {n}"))?;
         samples.push(received.saturating_sub(sent) as f64 / 1000.0);
     }
     samples.sort_by(f64::total_cmp);
     Ok((samples[samples.len() / 2], samples[samples.len() * 9 / 10]))
+}
+
+fn start_probe(root: &Root, id: &str) -> Result<ActorId> {
+    let probe = actor(id)?;
+    spawn::start(
+        root,
+        &Output::quiet(),
+        &probe,
+        SpawnRequest {
+            path: locate::program("eos-probe")?.to_string_lossy().into_owned(),
+            args: Vec::new(),
+            id: Some(probe.clone()),
+            state: None,
+            parent: None,
+        },
+    )?;
+    Ok(probe)
+}
+
+/// Queues `depth` messages to a paused probe actor, then resumes it and times the drain.
+fn deep_queue(root: &Root, depth: u32) -> Result<f64> {
+    let probe = start_probe(root, &format!("deep-{depth}"))?;
+    let dir = root.actor(&probe);
+    fsio::write_atomic(&dir.paused_file(), b"")?;
+    // Written plainly (no fsync): what is measured is the drain, not the writing.
+    for n in 0..depth {
+        let id = MessageId::generate();
+        let path = root.send_file(&probe, &id);
+        let tmp = layout::temp_file(&path);
+        fs::write(
+            &tmp,
+            serde_json::to_vec(&Envelope::new(id, None, json!(n)))?,
+        )?;
+        fs::rename(&tmp, &path)?;
+    }
+    let spool = dir.spool_dir();
+    poll::until(Duration::from_secs(600), || {
+        std::thread::sleep(Duration::from_millis(50));
+        (mailbox::pending(&spool).ok()?.len() as u32 >= depth).then_some(())
+    })
+    .ok_or_else(|| anyhow!("the {depth} messages were not all routed"))?;
+    let log = dir.path().join(layout::PROBE_LOG);
+    let start = Instant::now();
+    fs::remove_file(dir.paused_file())?;
+    let mut seen = 0u64;
+    let mut read = 0u64;
+    poll::until(Duration::from_secs(600), || {
+        std::thread::sleep(Duration::from_millis(2));
+        let bytes = fs::read(&log).ok()?;
+        let new = bytes.get(read as usize..)?;
+        seen += new.iter().filter(|&&b| b == b'\n').count() as u64;
+        read = bytes.len() as u64;
+        (seen >= u64::from(depth)).then_some(())
+    })
+    .ok_or_else(|| anyhow!("the queue of {depth} did not drain"))?;
+    Ok(f64::from(depth) / start.elapsed().as_secs_f64())
+}
+
+/// Spawns `count` script actors, gives each a message, and measures: the seconds until every
+/// one handled it, the memory per actor, and the supervisor's CPU while they sit idle.
+fn many_actors(root: &Root, dir: &Path, count: u32, idle: Duration) -> Result<Value> {
+    let script = dir.join("many.rn");
+    fs::write(&script, SINK)?;
+    let runner = locate::program("script-actor")?;
+    let ids: Vec<ActorId> = (0..count)
+        .map(|n| actor(&format!("many-{n}")))
+        .collect::<Result<_>>()?;
+    let start = Instant::now();
+    for id in &ids {
+        let request = SpawnRequest {
+            path: runner.to_string_lossy().into_owned(),
+            args: vec![script.to_string_lossy().into_owned()],
+            id: Some(id.clone()),
+            state: None,
+            parent: None,
+        };
+        fsio::write_json_atomic(&root.spawn_dir().join(format!("{id}.json")), &request)?;
+    }
+    for id in &ids {
+        poll::until(Duration::from_secs(600), || {
+            root.actor(id).path().exists().then_some(())
+        })
+        .ok_or_else(|| anyhow!("{id} was not spawned"))?;
+        send(root, id, json!(1))?;
+    }
+    for id in &ids {
+        wait_state(root, id.as_str(), |s| s["count"] == 1)?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let (mut rss, mut pss) = (0.0, 0.0);
+    for id in &ids {
+        let pid = fs::read_to_string(root.actor(id).pid_file()).unwrap_or_default();
+        let rollup =
+            fs::read_to_string(format!("/proc/{}/smaps_rollup", pid.trim())).unwrap_or_default();
+        rss += kib(&rollup, "Rss:");
+        pss += kib(&rollup, "Pss:");
+    }
+    let supervisor = system::require(root)?.pidfd.pid();
+    let cpu_before = cpu_ticks(supervisor);
+    std::thread::sleep(idle);
+    let cpu = cpu_ticks(supervisor).saturating_sub(cpu_before);
+    let ticks_per_s = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    let per = |kib: f64| kib / 1024.0 / f64::from(count);
+    Ok(json!({
+        "actors": count,
+        "seconds": seconds,
+        "rss_mib_per_actor": per(rss),
+        "pss_mib_per_actor": per(pss),
+        "supervisor_idle_cpu_percent": cpu as f64 / ticks_per_s / idle.as_secs_f64() * 100.0,
+    }))
+}
+
+/// A `Field:   123 kB` line's number.
+fn kib(text: &str, field: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A process's user and system CPU time, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command may contain spaces: count fields after its closing parenthesis.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |n: usize| {
+        fields
+            .get(n)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
 }
 
 fn now_ns() -> u128 {
@@ -259,133 +532,52 @@ fn now_ns() -> u128 {
         .map_or(0, |d| d.as_nanos())
 }
 
-/// The probe actor: notes when each SIGUSR1 arrives, then deletes `current`.
-fn probe(args: &[OsString]) -> Result<()> {
-    let args = crate::sdk::Args::parse(args.iter().skip(1).cloned())?;
-    let signals = blocked_signalfd()?;
-    let log_path = args.state_file.with_file_name("received.log");
-    let mut log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path)?;
-    loop {
-        let Some(info) = signals.read_signal()? else {
-            continue;
-        };
-        let at = now_ns();
-        if info.ssi_signo != Signal::SIGUSR1 as u32 {
-            return Ok(());
-        }
-        let Ok(envelope) = fsio::read_json::<Envelope>(&args.message_file) else {
-            continue;
-        };
-        fs::remove_file(&args.message_file)?;
-        let id = envelope.id.map(String::from).unwrap_or_default();
-        // One write call per line, so a reader never sees half of one.
-        log.write_all(format!("{id} {at}\n").as_bytes())?;
-    }
-}
-
-/// A floor peer: the same file operations and signals as an actor, and nothing else.
-fn floor_peer(dir: &Path, role: &str) -> Result<()> {
-    let signals = blocked_signalfd()?;
-    let peer_role = if role == "a" { "b" } else { "a" };
-    let inbox = dir.join(role).join("msg");
-    let state = dir.join(role).join("state.json");
-    let outbox = dir.join(peer_role).join("msg");
-    fsio::write_atomic(
-        &dir.join(format!("{role}.pid")),
-        std::process::id().to_string().as_bytes(),
-    )?;
-    let mut peer: Option<Pidfd> = None;
-    loop {
-        let Some(info) = signals.read_signal()? else {
-            continue;
-        };
-        if info.ssi_signo != Signal::SIGUSR1 as u32 {
-            return Ok(());
-        }
-        let bytes = match fs::read(&inbox) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let message: Value = serde_json::from_slice(&bytes)?;
-        let left = message["left"].as_u64().unwrap_or(0);
-        fsio::write_atomic(&state, format!("{{\"left\": {left}}}\n").as_bytes())?;
-        fs::remove_file(&inbox)?;
-        if left == 0 {
-            fsio::write_atomic(&dir.join("done"), b"")?;
-            continue;
-        }
-        fsio::write_atomic(&outbox, format!("{{\"left\": {}}}\n", left - 1).as_bytes())?;
-        if peer.is_none() {
-            let pid: u32 = fs::read_to_string(dir.join(format!("{peer_role}.pid")))?
-                .trim()
-                .parse()?;
-            peer = Some(Pidfd::open(pid)?);
-        }
-        if let Some(peer) = &peer {
-            peer.signal(Signal::SIGUSR1)?;
-        }
-    }
-}
-
-fn blocked_signalfd() -> Result<SignalFd> {
-    let mut mask = SigSet::empty();
-    mask.add(Signal::SIGUSR1);
-    mask.add(Signal::SIGTERM);
-    mask.thread_block()?;
-    Ok(SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)?)
-}
-
 /// Times `round_trips` raw round trips between two floor peers (after a short warm-up).
 fn floor(dir: &Path, round_trips: u32) -> Result<Duration> {
     for role in ["a", "b"] {
         fs::create_dir_all(dir.join(role))?;
     }
-    let exe = std::env::current_exe()?;
+    let peer = locate::program("eos-floor-peer")?;
     let mut peers: Vec<Child> = Vec::new();
     for role in ["a", "b"] {
         peers.push(
-            Command::new(&exe)
-                .arg(FLOOR_PEER)
+            Command::new(&peer)
                 .arg(dir)
                 .arg(role)
                 .stdin(Stdio::null())
                 .spawn()?,
         );
     }
-    let result = (|| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !(dir.join("a.pid").exists() && dir.join("b.pid").exists()) {
-            if Instant::now() > deadline {
-                bail!("the floor peers did not start");
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        let a: u32 = fs::read_to_string(dir.join("a.pid"))?.trim().parse()?;
-        let a = Pidfd::open(a)?;
-        let serve = |round_trips: u32| -> Result<Duration> {
-            let _ = fs::remove_file(dir.join("done"));
-            let start = Instant::now();
-            let first = format!("{{\"left\": {}}}\n", round_trips * 2 - 1);
-            fsio::write_atomic(&dir.join("a").join("msg"), first.as_bytes())?;
-            a.signal(Signal::SIGUSR1)?;
-            while !dir.join("done").exists() {
-                if start.elapsed() > Duration::from_secs(600) {
-                    bail!("the floor did not finish");
-                }
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            Ok(start.elapsed())
-        };
-        serve(20)?;
-        serve(round_trips)
-    })();
+    let result = serve_floor(dir, round_trips);
     for mut peer in peers {
         let _ = peer.kill();
         let _ = peer.wait();
     }
     result
+}
+
+fn serve_floor(dir: &Path, round_trips: u32) -> Result<Duration> {
+    let pid_of = |role: &str| -> Option<u32> {
+        fs::read_to_string(dir.join(format!("{role}.pid")))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    poll::until(Duration::from_secs(10), || pid_of("a").zip(pid_of("b")))
+        .ok_or_else(|| anyhow!("the floor peers did not start"))?;
+    let a = Pidfd::open(pid_of("a").unwrap_or_default())?;
+    let done: PathBuf = dir.join("done");
+    let serve = |round_trips: u32| -> Result<Duration> {
+        let _ = fs::remove_file(&done);
+        let start = Instant::now();
+        let first = format!("{{\"left\": {}}}\n", round_trips * 2 - 1);
+        fsio::write_atomic(&dir.join("a").join("msg"), first.as_bytes())?;
+        a.signal(Signal::SIGUSR1)?;
+        poll::until(Duration::from_secs(600), || done.exists().then_some(()))
+            .ok_or_else(|| anyhow!("the floor did not finish"))?;
+        Ok(start.elapsed())
+    };
+    serve(20)?;
+    serve(round_trips)
 }

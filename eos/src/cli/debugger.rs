@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::actors;
 use super::output::{BOLD, DIM, GOOD, Output, WARN, styled};
 use super::{poll, system};
-use crate::control::{Reply, Request};
+use crate::control::{Refusal, Reply, Request};
 use crate::{ActorId, MessageId, Root, fsio, layout, mailbox};
 
 pub fn pause(root: &Root, out: &Output, id: Option<String>) -> Result<ExitCode> {
@@ -76,17 +76,14 @@ fn ask(root: &Root, out: &Output, request: &Request) -> Result<ExitCode> {
     let deadline = Instant::now() + Duration::from_secs(5);
     let reply = loop {
         let reply = ask_once(root, request)?;
-        let busy = reply
-            .error
-            .as_deref()
-            .is_some_and(|e| e.contains("still handling"));
-        if !busy || Instant::now() > deadline {
+        let transient = reply.error.as_ref().is_some_and(Refusal::is_transient);
+        if !transient || Instant::now() > deadline {
             break reply;
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    if let Some(error) = reply.error {
-        return Err(anyhow!(error));
+    if let Some(refusal) = reply.error {
+        return Err(anyhow!(refusal));
     }
     let delivered = reply
         .delivered
@@ -103,9 +100,7 @@ fn ask(root: &Root, out: &Output, request: &Request) -> Result<ExitCode> {
 }
 
 fn ask_once(root: &Root, request: &Request) -> Result<Reply> {
-    let path = root
-        .control_dir()
-        .join(format!("{}.json", MessageId::generate()));
+    let path = root.control_request(&MessageId::generate());
     fsio::write_json_atomic(&path, request)?;
     let reply_path = layout::control_reply(&path);
     match poll::until(Duration::from_secs(10), || {
@@ -163,7 +158,10 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
             });
         }
     }
-    waiting.sort_by(|a, b| (&a.file, &a.actor).cmp(&(&b.file, &b.actor)));
+    // The order `eos step` delivers them in: the supervisor's own ordering function.
+    waiting.sort_by(|a, b| {
+        mailbox::system_order((a.actor.as_str(), &a.file), (b.actor.as_str(), &b.file))
+    });
     let all: Vec<&Waiting> = handling.iter().chain(&waiting).collect();
     out.data(&all)?;
     if out.json_mode() {

@@ -9,8 +9,9 @@ use anyhow::Result;
 use serde_json::Value;
 
 use super::output::{BAD, DIM, GOOD, Output, WARN, styled};
+use crate::history::{OUTSIDE, label};
 use crate::journal::{self, Entry, Event};
-use crate::{Root, clock, trace};
+use crate::{Root, clock};
 
 pub fn run(root: &Root, out: &Output, follow: bool) -> Result<ExitCode> {
     for entry in journal::read(root) {
@@ -60,18 +61,25 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
         println!("{}", serde_json::to_string(entry)?);
         return Ok(());
     }
-    let time = clock::format(entry.us);
-    let time = styled(DIM, time.get(11..23).unwrap_or(&time));
-    let short = |v: &Value| trace::label(v, 60);
-    // Ids begin with the time: their end tells them apart.
+    // The whole time, as `eos trace --since` takes it.
+    let time = styled(DIM, clock::format(entry.us));
+    let short = |v: &Value| label(v, 60);
+    // Ids begin with the time: their end tells them apart, and every command that takes a
+    // message takes it.
     let id = |m: &str| m.get(m.len().saturating_sub(8)..).unwrap_or(m).to_owned();
     let line = match &entry.event {
         Event::Spawn {
             actor,
             program,
             args,
+            parent,
+            ..
         } => {
-            format!("spawn    {actor:<14} {program} {}", args.join(" "))
+            let by = parent
+                .as_deref()
+                .map(|p| format!(" (by {p})"))
+                .unwrap_or_default();
+            format!("spawn    {actor:<14} {program} {}{by}", args.join(" "))
         }
         Event::Restart { actor } => format!("restart  {actor}"),
         Event::Send {
@@ -81,7 +89,7 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
             payload,
             cause,
         } => {
-            let from = from.as_deref().unwrap_or(trace::OUTSIDE);
+            let from = from.as_deref().unwrap_or(OUTSIDE);
             let cause = cause
                 .as_deref()
                 .map(|c| format!(" (caused by {})", id(c)))
@@ -99,9 +107,14 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
             message,
             actor,
             redelivered,
+            payload,
         } => {
             let again = if *redelivered { " (redelivered)" } else { "" };
-            format!("deliver  {actor:<14} {}{again}", id(message))
+            format!(
+                "deliver  {actor:<14} {}  {}{again}",
+                id(message),
+                short(payload)
+            )
         }
         Event::Result {
             message,
@@ -144,7 +157,73 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
         Event::Resume { actor } => {
             format!("resume   {}", actor.as_deref().unwrap_or("(everything)"))
         }
+        Event::PendingEdited {
+            actor,
+            message,
+            before,
+            after,
+            ..
+        } => styled(
+            WARN,
+            format!(
+                "edited   {actor:<14} {}  {} → {}  (by hand)",
+                id(message),
+                short(before),
+                short(after)
+            ),
+        ),
+        Event::PendingAdded {
+            actor,
+            file,
+            message,
+            payload,
+            copy_of,
+        } => {
+            let how = copy_of
+                .as_deref()
+                .map(|c| format!("copy of {}", id(c)))
+                .unwrap_or_else(|| "by hand".into());
+            styled(
+                WARN,
+                format!(
+                    "added    {actor:<14} {}  {}  spool/{file} ({how})",
+                    id(message),
+                    short(payload)
+                ),
+            )
+        }
+        Event::PendingDeleted {
+            actor,
+            file,
+            message,
+        } => styled(
+            WARN,
+            format!(
+                "deleted  {actor:<14} {}  spool/{file} (by hand: it will not be delivered)",
+                id(message)
+            ),
+        ),
+        Event::PendingMoved {
+            actor,
+            from,
+            to,
+            message,
+        } => styled(
+            WARN,
+            format!(
+                "moved    {actor:<14} {}  spool/{from} → spool/{to} (by hand)",
+                id(message)
+            ),
+        ),
+        Event::StateEdited { actor, after, .. } => styled(
+            WARN,
+            format!("state    {actor:<14} {}  (written by hand)", short(after)),
+        ),
+        Event::Lost { entries, error } => styled(
+            BAD,
+            format!("lost     {entries} entries could not be written: {error}"),
+        ),
     };
-    out.say(format!("{time}  {line}"))?;
+    out.say(format!("{time}  {:>6}  {line}", entry.seq))?;
     Ok(())
 }

@@ -10,6 +10,7 @@ mod log;
 mod messages;
 mod output;
 mod poll;
+mod render;
 mod spawn;
 mod system;
 mod trace;
@@ -55,6 +56,10 @@ enum Command {
         /// Slow motion: at least this long between two deliveries, to watch messages flow
         #[arg(long)]
         slow_motion: Option<String>,
+        /// Record everything: every payload and state in full in the journal, and no delivery
+        /// while the journal cannot be written
+        #[arg(long)]
+        record: bool,
     },
     /// Stop the supervisor and its actors, keeping them on disk: `eos up` starts them again
     Down,
@@ -160,14 +165,7 @@ enum Command {
     /// Run a short tour on a temporary root and print what happens
     Demo,
     /// Measure EOS against the raw floor of the same file operations and signals
-    Bench {
-        /// Ping-pong round trips to time
-        #[arg(long, default_value_t = 2000)]
-        round_trips: u32,
-        /// Messages to send to one actor for the throughput figure
-        #[arg(long, default_value_t = 2000)]
-        messages: u32,
-    },
+    Bench(bench::Options),
     /// Print a shell completion script
     Completions {
         /// The shell
@@ -177,10 +175,6 @@ enum Command {
 
 /// The `eos` and `act` binaries' `main`.
 pub fn main() -> ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if let Some(code) = bench::internal(&args) {
-        return code;
-    }
     let cli = Cli::parse();
     let json = cli.json;
     match run(cli) {
@@ -195,6 +189,7 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     // Why the default root is not /var/actors, if it is not: said once, when starting.
+    let cli_root = cli.root.clone();
     let (root, fallback) = match cli.root {
         Some(root) => (root, None),
         None => layout::default_root(),
@@ -206,6 +201,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             tick,
             grace,
             slow_motion,
+            record,
         } => system::up(
             &root,
             &out,
@@ -213,6 +209,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 tick,
                 grace,
                 slow_motion,
+                record,
             },
             fallback,
         ),
@@ -248,10 +245,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Watch { interval } => watch::run(&root, &out, interval),
         Command::Check { scripts } => spawn::check(&scripts),
         Command::Demo => demo::run(&out),
-        Command::Bench {
-            round_trips,
-            messages,
-        } => bench::run(&out, round_trips, messages),
+        Command::Bench(options) => bench::run(&out, cli_root.as_deref(), &options),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "eos", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

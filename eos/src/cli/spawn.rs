@@ -36,6 +36,7 @@ pub fn spawn(
             args,
             id: Some(id.clone()),
             state,
+            parent: None,
         },
     )?;
     Ok(ExitCode::SUCCESS)
@@ -66,6 +67,7 @@ pub fn spawn_script(
             args,
             id: Some(id.clone()),
             state: None,
+            parent: None,
         },
     )?;
     // The actor runs either way; say now if its script does not compile.

@@ -55,6 +55,8 @@ pub struct UpOptions {
     pub tick: String,
     pub grace: String,
     pub slow_motion: Option<String>,
+    /// Record every payload in full; deliver nothing unrecorded.
+    pub record: bool,
 }
 
 impl UpOptions {
@@ -64,6 +66,7 @@ impl UpOptions {
             tick: "2s".into(),
             grace: "5s".into(),
             slow_motion: None,
+            record: false,
         }
     }
 }
@@ -115,6 +118,7 @@ pub fn up(
                 .iter()
                 .flat_map(|d| ["--slow-motion", d.as_str()]),
         )
+        .args(options.record.then_some("--record"))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);

@@ -7,7 +7,8 @@ use anyhow::{Context, Result, anyhow};
 use clap::ValueEnum;
 
 use super::output::{GOOD, Output, styled};
-use crate::trace::{self, Filter};
+use super::render;
+use crate::history::{self, Filter};
 use crate::{Root, clock, journal};
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -26,13 +27,15 @@ pub struct Options {
     /// Only messages from or to this actor (repeatable)
     #[arg(long = "actor")]
     actors: Vec<String>,
-    /// Only messages sent since (2026-11-24T09:12:33Z, or a duration ago: 5m)
+    /// Only messages sent or delivered since (2026-11-24T09:12:33Z as `eos log` prints it, or a
+    /// duration ago: 5m)
     #[arg(long)]
     since: Option<String>,
-    /// Only messages sent until
+    /// Only messages sent or delivered until
     #[arg(long)]
     until: Option<String>,
-    /// Only the causal chain of this message: what led to it and what it led to
+    /// Only the causal chain of this message (its id, or the short id `eos log` prints): what
+    /// led to it and what it led to
     #[arg(long)]
     chain: Option<String>,
     /// Write to this file instead of standard output
@@ -54,10 +57,10 @@ pub fn run(root: &Root, out: &Output, options: Options) -> Result<ExitCode> {
         until_us: options.until.as_deref().map(when).transpose()?,
         chain: options.chain,
     };
-    let messages = trace::filter(trace::messages(&entries), &filter);
+    let messages = history::filter(history::messages(&entries), &filter);
     let drawing = match options.format {
-        Format::Mermaid => trace::mermaid(&messages),
-        Format::Svg => trace::svg(&messages),
+        Format::Mermaid => render::mermaid(&messages),
+        Format::Svg => render::svg(&messages),
     };
     match options.output {
         Some(path) => {

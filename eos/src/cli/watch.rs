@@ -14,7 +14,7 @@ use super::actors::{self, ActorView};
 use super::output::{BOLD, DIM, Output, WARN, styled};
 use super::system;
 use crate::journal::{self, Event};
-use crate::{Root, clock, fsio, trace};
+use crate::{Root, clock, fsio};
 
 /// Deliveries are counted over this window for the rate.
 const WINDOW_US: u64 = 5_000_000;
@@ -156,7 +156,7 @@ fn render(snapshot: &Snapshot) -> String {
             row.messages_per_s,
             row.handling
                 .as_ref()
-                .map(|h| trace::label(h, 40))
+                .map(|h| crate::history::label(h, 40))
                 .unwrap_or_default()
         ));
     }

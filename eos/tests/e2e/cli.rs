@@ -329,19 +329,37 @@ fn the_demo_runs_and_cleans_up() {
 fn the_benchmark_reports_every_figure() {
     let out = Command::new(bin("eos"))
         .args(["--json", "bench", "--round-trips", "20", "--messages", "20"])
+        .args(["--deep", "20,40", "--actors", "3", "--idle", "200ms"])
         .output()
         .unwrap();
     let figures = json_of(&out);
-    for key in [
-        "floor_round_trips_per_s",
-        "eos_round_trips_per_s",
-        "ping_pong_ratio",
-        "throughput_msgs_per_s",
-        "latency_median_us",
-    ] {
-        assert!(
-            figures[key].as_f64().is_some_and(|v| v > 0.0),
-            "{key}: {figures}"
-        );
+    for place in ["disk", "tmpfs"] {
+        let figures = &figures[place];
+        for key in [
+            "floor_round_trips_per_s",
+            "ping_pong_round_trips_per_s",
+            "ping_pong_ratio",
+            "throughput_msgs_per_s",
+            "throughput_ratio",
+            "latency_median_us",
+        ] {
+            assert!(
+                figures[key].as_f64().is_some_and(|v| v > 0.0),
+                "{place} {key}: {figures}"
+            );
+        }
+        for depth in ["20", "40"] {
+            assert!(
+                figures["deep_queue_msgs_per_s"][depth]
+                    .as_f64()
+                    .is_some_and(|v| v > 0.0)
+            );
+        }
     }
+    let many = &figures["disk"]["many_actors"];
+    assert_eq!(many["actors"], 3, "{many}");
+    assert!(
+        many["rss_mib_per_actor"].as_f64().is_some_and(|v| v > 0.0),
+        "{many}"
+    );
 }
