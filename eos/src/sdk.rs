@@ -276,24 +276,29 @@ impl Actor {
     /// Moves the current message to the dead letters with `reason` beside it, and keeps the
     /// reason as the actor's last error.
     fn set_aside(&self, id: Option<&MessageId>, reason: &str) -> Result<()> {
-        let id = id.cloned().unwrap_or_else(MessageId::generate);
-        let name = layout::dead_letter_name(&self.args.id, &id);
-        let last_error = format!(
-            "{reason}\n\nmessage: {id} (now in dead/{name})\nat: {} (seconds since the Unix epoch)\n",
-            crate::status::unix_now()
-        );
-        if let Err(e) = fsio::write_atomic(&self.dir().last_error_file(), last_error.as_bytes()) {
-            eprintln!("cannot write last_error.txt: {e}");
-        }
-        match dead::set_aside(
-            &self.args.message_file,
-            &self.root.dead_dir(),
-            &name,
-            reason,
-        ) {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => bail!("could not set the message aside ({reason}): {e}"),
-        }
+        set_aside_current(&self.args, id, reason)
+    }
+}
+
+/// Gives up on the current message: it goes to the dead letters with `reason` beside it
+/// (under its id, or a fresh one), and the reason is kept as the actor's last error. Callable
+/// from any thread, such as a watchdog that finds a handler stuck.
+pub fn set_aside_current(args: &Args, id: Option<&MessageId>, reason: &str) -> Result<()> {
+    let root = Root::from_send_dir(&args.send_dir)
+        .ok_or_else(|| anyhow!("the send directory has no parent"))?;
+    let id = id.cloned().unwrap_or_else(MessageId::generate);
+    let name = layout::dead_letter_name(&args.id, &id);
+    let last_error = format!(
+        "{reason}\n\nmessage: {id} (now in dead/{name})\nat: {} (seconds since the Unix epoch)\n",
+        crate::status::unix_now()
+    );
+    let last_error_file = root.actor(&args.id).last_error_file();
+    if let Err(e) = fsio::write_atomic(&last_error_file, last_error.as_bytes()) {
+        eprintln!("cannot write last_error.txt: {e}");
+    }
+    match dead::set_aside(&args.message_file, &root.dead_dir(), &name, reason) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => bail!("could not set the message aside ({reason}): {e}"),
     }
 }

@@ -8,6 +8,7 @@
 mod convert;
 mod host;
 mod script;
+mod watchdog;
 mod worker;
 
 use std::path::PathBuf;
@@ -22,7 +23,12 @@ use eos::{ActorDir, fsio};
 use rune::Context;
 
 use crate::script::{Refresh, Script};
+use crate::watchdog::{Kind, Overdue, Watchdog};
 use crate::worker::{Call, Limits, Worker};
+
+/// Set when the process was started afresh because `init()` passed its deadline: the first
+/// state is not tried again at start.
+const SKIP_INIT_ENV: &str = "EOS_SCRIPT_SKIP_INIT";
 
 /// An EOS actor that runs a Rune script.
 #[derive(Parser)]
@@ -95,30 +101,31 @@ fn check(files: &[String]) -> Result<ExitCode> {
 
 fn run(cli: Cli) -> Result<()> {
     let id = eos::ActorId::parse(&cli.id).map_err(|e| anyhow!(e))?;
-    // Ready for SIGUSR1 before anything slow happens.
-    let actor = Actor::new(Args {
+    let args = Args {
         id: id.clone(),
         state_file: cli.state_file.clone(),
         message_file: cli.message_file,
         send_dir: cli.send_dir,
         extra: Vec::new(),
-    })?;
+    };
+    // Ready for SIGUSR1 before anything slow happens.
+    let actor = Actor::new(args.clone())?;
     let dir = actor.dir();
     let script_path = std::path::absolute(&cli.script)
         .with_context(|| format!("locating {}", cli.script.display()))?;
     let context = context(id.as_str())?;
     let runtime = Arc::new(context.runtime()?);
-    let mut worker = Worker::new(
-        runtime,
-        Limits {
-            budget: cli.budget,
-            memory: cli.memory,
-            deadline: cli.deadline,
-        },
-    );
+    let limits = Limits {
+        budget: cli.budget,
+        memory: cli.memory,
+    };
+    let watchdog = Watchdog::start(cli.deadline, start_afresh(args, cli.deadline));
+    let mut worker = Worker::new(runtime, limits, watchdog);
     let mut script = Script::new(script_path);
     refresh(&mut script, &context, &dir);
-    first_state(&script, &mut worker, &cli.state_file);
+    if std::env::var_os(SKIP_INIT_ENV).is_none() {
+        first_state(&script, &mut worker, &cli.state_file);
+    }
 
     actor.run(|ctx, state: serde_json::Value, msg| {
         refresh(&mut script, &context, &dir);
@@ -129,7 +136,7 @@ fn run(cli: Cli) -> Result<()> {
         };
         let state = if state.is_null() {
             worker
-                .run(compiled.clone(), Call::Init)
+                .run(&compiled, Call::Init)
                 .map_err(|e| anyhow!(e))?
                 .state
         } else {
@@ -137,7 +144,7 @@ fn run(cli: Cli) -> Result<()> {
         };
         let msg = serde_json::to_value(&msg)?;
         let outcome = worker
-            .run(compiled, Call::Handle { state, msg })
+            .run(&compiled, Call::Handle { state, msg })
             .map_err(|e| anyhow!(e))?;
         for (to, payload) in outcome.sent {
             ctx.send(&to, payload)?;
@@ -174,13 +181,46 @@ fn refresh(script: &mut Script, context: &Context, dir: &ActorDir) {
     }
 }
 
+/// What the watchdog does with a call stuck past its deadline: the message (if one is being
+/// handled) goes to the dead letters with the reason, and the program starts afresh in this
+/// same process, keeping its pid, so the supervisor sees the actor still running.
+fn start_afresh(args: Args, deadline: Duration) -> Overdue {
+    Box::new(move |kind| {
+        let what = match kind {
+            Kind::Init => "`init`",
+            Kind::Handle => "the handler",
+        };
+        let reason = format!(
+            "{what} did not finish within its deadline of {deadline:?} (stuck in a native call \
+             such as sleep?); it was abandoned and the actor started afresh"
+        );
+        eprintln!("{reason}");
+        let id = fsio::read_json::<eos::Envelope>(&args.message_file)
+            .ok()
+            .and_then(|e| e.id);
+        if let Err(e) = eos::sdk::set_aside_current(&args, id.as_ref(), &reason) {
+            eprintln!("{e:#}");
+        }
+        let mut argv = std::env::args_os();
+        let program = std::path::PathBuf::from("/proc/self/exe");
+        let mut command = std::process::Command::new(program);
+        command.args(argv.by_ref().skip(1));
+        if kind == Kind::Init {
+            command.env(SKIP_INIT_ENV, "1");
+        }
+        let error = std::os::unix::process::CommandExt::exec(&mut command);
+        eprintln!("cannot start afresh: {error}; exiting");
+        std::process::exit(1);
+    })
+}
+
 /// A fresh actor (state `null`) gets `init()`'s state at once, so a person sees it.
 fn first_state(script: &Script, worker: &mut Worker, state_file: &std::path::Path) {
     let fresh = fsio::read_json::<serde_json::Value>(state_file).is_ok_and(|s| s.is_null());
     let Some(compiled) = script.compiled().filter(|_| fresh) else {
         return;
     };
-    match worker.run(compiled, Call::Init) {
+    match worker.run(&compiled, Call::Init) {
         Ok(outcome) => {
             if let Err(e) = fsio::write_json_atomic(state_file, &outcome.state) {
                 eprintln!("cannot write the first state: {e:#}");

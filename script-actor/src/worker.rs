@@ -1,12 +1,7 @@
-//! Runs script functions on a worker thread with an instruction budget and a memory limit, and
-//! waits for them only up to a deadline. A handler stuck in a native call (where no budget
-//! counts) is abandoned there: the actor goes on with a fresh worker, and the stuck thread's
-//! result, should it ever come, is dropped.
+//! Runs script functions on the actor's own thread, with an instruction budget, a memory limit
+//! and a deadline (kept by the [`Watchdog`]).
 
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::thread;
-use std::time::Duration;
 
 use rune::alloc::limit;
 use rune::runtime::{RuntimeContext, VmError, budget};
@@ -16,6 +11,7 @@ use rune::{Value, Vm};
 use crate::convert;
 use crate::host;
 use crate::script::Compiled;
+use crate::watchdog::{Kind, Watchdog};
 
 #[derive(Clone, Copy)]
 pub struct Limits {
@@ -23,8 +19,6 @@ pub struct Limits {
     pub budget: usize,
     /// Bytes one call may allocate.
     pub memory: usize,
-    /// How long one call may take.
-    pub deadline: Duration,
 }
 
 pub enum Call {
@@ -43,68 +37,37 @@ pub struct Outcome {
     pub sent: Vec<(String, serde_json::Value)>,
 }
 
-struct Job {
-    compiled: Arc<Compiled>,
-    call: Call,
-    reply: mpsc::Sender<Result<Outcome, String>>,
-}
-
 pub struct Worker {
     runtime: Arc<RuntimeContext>,
     limits: Limits,
-    jobs: mpsc::Sender<Job>,
+    watchdog: Watchdog,
 }
 
 impl Worker {
-    pub fn new(runtime: Arc<RuntimeContext>, limits: Limits) -> Self {
-        let jobs = spawn(runtime.clone(), limits);
+    pub fn new(runtime: Arc<RuntimeContext>, limits: Limits, watchdog: Watchdog) -> Self {
         Worker {
             runtime,
             limits,
-            jobs,
+            watchdog,
         }
     }
 
-    pub fn run(&mut self, compiled: Arc<Compiled>, call: Call) -> Result<Outcome, String> {
-        let (reply, result) = mpsc::channel();
-        let job = Job {
-            compiled,
-            call,
-            reply,
+    pub fn run(&mut self, compiled: &Compiled, call: Call) -> Result<Outcome, String> {
+        let kind = match call {
+            Call::Init => Kind::Init,
+            Call::Handle { .. } => Kind::Handle,
         };
-        if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
-            // The worker is gone (it panicked): start another.
-            self.jobs = spawn(self.runtime.clone(), self.limits);
-            let _ = self.jobs.send(job);
-        }
-        match result.recv_timeout(self.limits.deadline) {
-            Ok(outcome) => outcome,
-            Err(RecvTimeoutError::Timeout) => {
-                self.jobs = spawn(self.runtime.clone(), self.limits);
-                Err(format!(
-                    "the handler did not finish within its deadline of {:?} (stuck in a native \
-                     call such as sleep?); it was abandoned",
-                    self.limits.deadline
-                ))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                self.jobs = spawn(self.runtime.clone(), self.limits);
-                Err("the script host crashed while running the handler".into())
+        let guard = self.watchdog.begin(kind);
+        let outcome = execute(&self.runtime, compiled, call, self.limits);
+        if !guard.finish() {
+            // The watchdog gave up on this call and is replacing the process: nothing of it
+            // may take effect.
+            loop {
+                std::thread::park();
             }
         }
+        outcome
     }
-}
-
-fn spawn(runtime: Arc<RuntimeContext>, limits: Limits) -> mpsc::Sender<Job> {
-    let (jobs, queue) = mpsc::channel::<Job>();
-    thread::spawn(move || {
-        for job in queue {
-            let outcome = execute(&runtime, &job.compiled, job.call, limits);
-            // Nobody listens if the deadline passed: the result is dropped.
-            let _ = job.reply.send(outcome);
-        }
-    });
-    jobs
 }
 
 fn execute(
@@ -152,7 +115,6 @@ fn execute(
         sent: host::take_outbox(),
     })
 }
-
 /// A runtime error as a person needs it: what, where in the script, and for the limits, which.
 fn describe(error: &VmError, compiled: &Compiled, name: &str, limits: Limits) -> String {
     let text = error.to_string();
