@@ -4,7 +4,7 @@
 //! fsynced, then renamed into place: a reader sees the old file or the new one, never half of
 //! one. Moves never overwrite: a file set aside keeps its name, or gets a numbered one.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -52,8 +52,11 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
 ///
 /// Safe on files that others may have put there: the last component is not followed if it is a
 /// symbolic link, a FIFO or a device is refused instead of blocking, and no more than `limit`
-/// bytes are ever read. Costs an open, a stat, usually one read, and a close.
+/// bytes are ever read. A small file costs an open, one read and a close; the file's type is
+/// looked at only when the read finds nothing or fails.
 pub fn read_limited(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    /// Most messages and states fit: one read returns them whole and short, which is the end.
+    const FIRST: u64 = 16 << 10;
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
@@ -65,35 +68,51 @@ pub fn read_limited(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
             ),
             _ => e,
         })?;
-    let meta = file.metadata()?;
-    if meta.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::IsADirectory,
-            "it is a directory",
-        ));
-    }
-    if !meta.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("it is {}, not a regular file", kind_of(&meta)),
-        ));
-    }
     let too_big = || {
         io::Error::new(
             io::ErrorKind::InvalidData,
             format!("the file is larger than the limit of {limit} bytes"),
         )
     };
-    if meta.len() > limit {
-        return Err(too_big());
+    let mut bytes = vec![0; FIRST.min(limit + 1) as usize];
+    let mut reader = (&file).take(limit + 1);
+    let first = match reader.read(&mut bytes) {
+        Ok(n) => n,
+        Err(e) => return Err(refuse_non_file(&file).unwrap_or(e)),
+    };
+    let full = first == bytes.len();
+    bytes.truncate(first);
+    if first == 0 {
+        // Empty, or not a file at all (a FIFO with no writer reads as nothing).
+        return match refuse_non_file(&file) {
+            Some(e) => Err(e),
+            None => Ok(bytes),
+        };
     }
-    // One byte more than the size: a short read is the end, so one read usually does.
-    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
-    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if full {
+        reader.read_to_end(&mut bytes)?;
+    }
     if bytes.len() as u64 > limit {
         return Err(too_big());
     }
     Ok(bytes)
+}
+
+/// The error for an open file that is not a regular file, if it is not one.
+fn refuse_non_file(file: &File) -> Option<io::Error> {
+    let meta = file.metadata().ok()?;
+    if meta.is_dir() {
+        return Some(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory",
+        ));
+    }
+    (!meta.is_file()).then(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("it is {}, not a regular file", kind_of(&meta)),
+        )
+    })
 }
 
 /// What a file that is not a regular file is, for a reason a person reads.
@@ -199,6 +218,12 @@ mod tests {
         fs::write(&path, vec![b' '; 100]).unwrap();
         assert!(read_limited(&path, 99).is_err());
         assert_eq!(read_limited(&path, 100).unwrap().len(), 100);
+        // Past the first read, and empty: both whole.
+        fs::write(&path, vec![b'x'; 40_000]).unwrap();
+        assert_eq!(read_limited(&path, 40_000).unwrap().len(), 40_000);
+        assert!(read_limited(&path, 39_999).is_err());
+        fs::write(&path, "").unwrap();
+        assert!(read_limited(&path, 10).unwrap().is_empty());
     }
 
     #[test]

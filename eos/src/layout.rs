@@ -361,9 +361,15 @@ pub fn temp_file(path: &Path) -> PathBuf {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     path.with_file_name(format!(
         ".{name}.{}.{:08x}{TEMP_EXT}",
-        std::process::id(),
+        own_pid(),
         fastrand::u32(..)
     ))
+}
+
+/// This process's id, asked of the kernel once (it is in every temp file's name).
+fn own_pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
 }
 
 /// Whether a name is one of [`temp_file`]'s: left behind only by a writer killed mid-write.

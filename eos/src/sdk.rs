@@ -35,6 +35,10 @@ use crate::id::{ActorId, MessageId};
 use crate::layout::{self, ActorDir, Root};
 use crate::numbers;
 
+/// The most an actor reads of a message or its state: a file that others can write is never
+/// read without a bound.
+const MAX_READ: u64 = 64 << 20;
+
 /// The seed's argv: what every actor is started with.
 #[derive(Debug, Clone)]
 pub struct Args {
@@ -188,7 +192,7 @@ impl Actor {
         S: Serialize + DeserializeOwned + Default,
         F: FnMut(&mut Context, S, Envelope) -> Result<S>,
     {
-        let bytes = match fs::read(&self.args.message_file) {
+        let bytes = match fsio::read_limited(&self.args.message_file, MAX_READ) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e).context("reading the current message"),
@@ -253,7 +257,7 @@ impl Actor {
 
     fn read_state<S: DeserializeOwned + Default>(&self) -> Result<S> {
         let path = &self.args.state_file;
-        let value: Value = match fs::read(path) {
+        let value: Value = match fsio::read_limited(path, MAX_READ) {
             Ok(bytes) => {
                 numbers::check_exact(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
                 serde_json::from_slice(&bytes)
