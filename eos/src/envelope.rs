@@ -36,10 +36,21 @@ impl Envelope {
         }
     }
 
-    /// Sends it: writes it atomically into `send/` as `{to}::{id}.json`. Returns its id.
+    /// Sends it: writes it atomically into `send/` as `{to}::{id}.json` (the temp file in the
+    /// root's scratch folder). Returns its id.
     pub fn post(&self, root: &Root, to: &ActorId) -> anyhow::Result<MessageId> {
+        self.post_via(&root.scratch_dir(), root, to)
+    }
+
+    /// [`post`](Self::post), with the temp file written in `scratch` (an actor's own).
+    pub fn post_via(
+        &self,
+        scratch: &std::path::Path,
+        root: &Root,
+        to: &ActorId,
+    ) -> anyhow::Result<MessageId> {
         let id = self.id.clone().unwrap_or_else(MessageId::generate);
-        fsio::write_json_atomic(&root.send_file(to, &id), self)?;
+        fsio::write_json_atomic_via(scratch, &root.send_file(to, &id), self)?;
         Ok(id)
     }
 }

@@ -18,7 +18,32 @@ use serde::de::DeserializeOwned;
 
 /// Writes `bytes` to `path` atomically (temp file, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = layout::temp_file(path);
+    write_atomic_from(&layout::temp_file(path), path, bytes)
+}
+
+/// Writes `bytes` to `path` atomically, with the temp file in `scratch` (a folder on the same
+/// filesystem that nobody watches) instead of beside it: watchers of `path`'s folder then see
+/// the file arrive and nothing before. Falls back to a temp file beside `path`.
+pub fn write_atomic_via(scratch: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path.file_name().unwrap_or_default();
+    let tmp = layout::temp_file(&scratch.join(name));
+    match write_atomic_from(&tmp, path, bytes) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !scratch.is_dir() => {
+            write_atomic(path, bytes)
+        }
+        result => result,
+    }
+}
+
+/// [`write_json_atomic`] with the temp file in `scratch` (see [`write_atomic_via`]).
+pub fn write_json_atomic_via(scratch: &Path, path: &Path, value: &impl Serialize) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    write_atomic_via(scratch, path, &bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+fn write_atomic_from(tmp: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = tmp.to_path_buf();
     let result = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         file.write_all(bytes)?;

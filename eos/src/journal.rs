@@ -180,11 +180,38 @@ impl Event {
 /// A value as the journal keeps it: itself if at most `max` bytes as JSON, else a note of its
 /// size.
 pub fn inline(value: &Value, max: usize) -> Value {
-    let text = serde_json::to_string(value).unwrap_or_default();
-    if text.len() <= max {
-        value.clone()
-    } else {
-        serde_json::json!({"omitted": format!("{} bytes", text.len())})
+    let mut value = value.clone();
+    limit(&mut value, max);
+    value
+}
+
+/// Replaces a value of more than `max` bytes as JSON by a note of its size.
+fn limit(value: &mut Value, max: usize) {
+    if matches!(value, Value::Null | Value::Bool(_) | Value::Number(_)) {
+        return;
+    }
+    let len = serde_json::to_string(value).map_or(0, |t| t.len());
+    if len > max {
+        *value = serde_json::json!({"omitted": format!("{len} bytes")});
+    }
+}
+
+impl Event {
+    /// Replaces every payload and state larger than `max` bytes by a note of its size.
+    pub fn limit_values(&mut self, max: usize) {
+        let values: Vec<&mut Value> = match self {
+            Event::Spawn { state, .. } => vec![state],
+            Event::Send { payload, .. }
+            | Event::Deliver { payload, .. }
+            | Event::PendingAdded { payload, .. } => vec![payload],
+            Event::Result { state, .. } => state.iter_mut().collect(),
+            Event::PendingEdited { before, after, .. } => vec![before, after],
+            Event::StateEdited { before, after, .. } => before.iter_mut().chain([after]).collect(),
+            _ => Vec::new(),
+        };
+        for value in values {
+            limit(value, max);
+        }
     }
 }
 

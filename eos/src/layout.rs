@@ -159,8 +159,15 @@ impl Root {
         self.dead_dir().join("spawn")
     }
 
+    /// A hidden folder nobody watches, where tools write their temp files before renaming them
+    /// into `send/` or `spawn/`: the supervisor sees the file arrive, and not its temp file
+    /// being written first.
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.path.join(".scratch")
+    }
+
     /// Every directory the supervisor creates at start.
-    pub fn dirs(&self) -> [PathBuf; 7] {
+    pub fn dirs(&self) -> [PathBuf; 8] {
         [
             self.path.clone(),
             self.spawn_dir(),
@@ -169,6 +176,7 @@ impl Root {
             self.dead_dir(),
             self.rejected_spawn_dir(),
             self.control_dir(),
+            self.scratch_dir(),
         ]
     }
 
@@ -211,6 +219,13 @@ impl ActorDir {
     /// The actor's state, read before and written after every message.
     pub fn state_file(&self) -> PathBuf {
         self.path.join(STATE)
+    }
+
+    /// A hidden folder nobody watches, where the actor's temp files are written before they
+    /// are renamed into place: watchers of the spool, `send/` and the actor's folder see a file
+    /// arrive, and not its temp file being written first.
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.path.join(".scratch")
     }
 
     /// The actor's PID, for people and tools.

@@ -243,10 +243,11 @@ impl Actor {
         };
         // Sends first, then the state, then the message is done: a crash in between means the
         // message is delivered again (at-least-once), never that an effect is half-made.
+        let scratch = self.dir().scratch_dir();
         for (to, envelope) in ctx.outbox {
-            envelope.post(&self.root, &to)?;
+            envelope.post_via(&scratch, &self.root, &to)?;
         }
-        fsio::write_json_atomic(&self.args.state_file, &new_state)?;
+        fsio::write_json_atomic_via(&scratch, &self.args.state_file, &new_state)?;
         match fs::remove_file(&self.args.message_file) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 Err(e).context("deleting the current message")

@@ -88,7 +88,7 @@ pub fn place(
                 message: message.to_string(),
                 actor: actor.id.to_string(),
                 redelivered: value.get("redelivered") == Some(&Value::Bool(true)),
-                payload: history.inline(&payload),
+                payload: payload.clone(),
             });
             debug!("{}: delivering {file}", actor.id);
             Placed::Delivered { message, payload }
@@ -134,8 +134,8 @@ fn read_again(
                     actor: actor.id.to_string(),
                     file: file.to_owned(),
                     message: pending.message.to_string(),
-                    before: history.inline(&before["payload"]),
-                    after: history.inline(&value["payload"]),
+                    before: before["payload"].clone(),
+                    after: value["payload"].clone(),
                 });
             }
             Ok((value, rewrite))

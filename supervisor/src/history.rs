@@ -1,6 +1,7 @@
 //! The history: the one place that appends to the journal. Every entry gets the next sequence
-//! number and the time it is emitted; entries are written together once per turn of the event
-//! loop (one `write` for many), and before any delivery when everything must be recorded.
+//! number and the time it is emitted; entries are turned into lines and written together once
+//! per turn of the event loop (one `write` for many, after the turn's signals have gone out),
+//! and before any delivery when everything must be recorded.
 //!
 //! A write that fails is not swallowed: the entries are kept and written again at the next
 //! turn. With `--record` nothing is delivered while they cannot be written; without it the
@@ -9,18 +10,17 @@
 use eos::journal::{self, Entry, Event, Writer};
 use eos::{Root, clock};
 use log::{error, warn};
-use serde_json::Value;
 
-/// Unwritten bytes kept (without `--record`) before the oldest are given up.
-const MAX_BACKLOG: usize = 4 << 20;
+/// Unwritten entries kept (without `--record`) before the oldest are given up.
+const MAX_BACKLOG: usize = 100_000;
 
 pub struct History {
     root: Root,
     max_bytes: u64,
     writer: Option<Writer>,
     next_seq: u64,
-    /// Complete lines not yet written.
-    buffer: Vec<u8>,
+    /// Entries not yet written.
+    pending: Vec<Entry>,
     /// Keep every payload in full, and deliver nothing unrecorded.
     record: bool,
     /// Values larger than this are noted by size instead of copied.
@@ -38,7 +38,7 @@ impl History {
             max_bytes,
             writer: None,
             next_seq: journal::last_seq(root) + 1,
-            buffer: Vec::new(),
+            pending: Vec::new(),
             record,
             max_inline: if record {
                 usize::MAX
@@ -61,31 +61,25 @@ impl History {
         }
     }
 
-    /// A value as the journal keeps it.
-    pub fn inline(&self, value: &Value) -> Value {
-        journal::inline(value, self.max_inline)
-    }
-
     /// Appends an entry (written at the next [`flush`](Self::flush)); returns its number.
     pub fn emit(&mut self, event: Event) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let entry = Entry {
+        self.pending.push(Entry {
             seq,
             us: clock::now_us(),
             event,
-        };
-        self.buffer.extend_from_slice(&journal::line(&entry));
-        if !self.record && self.buffer.len() > MAX_BACKLOG {
-            self.lost += self.buffer.iter().filter(|&&b| b == b'\n').count() as u64;
-            self.buffer.clear();
+        });
+        if !self.record && self.pending.len() > MAX_BACKLOG {
+            self.lost += self.pending.len() as u64;
+            self.pending.clear();
         }
         seq
     }
 
     /// Writes what was emitted. Returns whether everything is on disk.
     pub fn flush(&mut self) -> bool {
-        if self.buffer.is_empty() && self.lost == 0 {
+        if self.pending.is_empty() && self.lost == 0 {
             return true;
         }
         self.reopen();
@@ -97,9 +91,16 @@ impl History {
         let Some(writer) = &mut self.writer else {
             return false;
         };
-        match writer.append(&self.buffer) {
+        let mut lines = Vec::new();
+        for entry in &mut self.pending {
+            if self.max_inline < usize::MAX {
+                entry.event.limit_values(self.max_inline);
+            }
+            lines.extend_from_slice(&journal::line(entry));
+        }
+        match writer.append(&lines) {
             Ok(()) => {
-                self.buffer.clear();
+                self.pending.clear();
                 if self.failing.take().is_some() {
                     warn!("the journal is written again");
                 }

@@ -66,11 +66,17 @@ fn actor(root: &Root, id: ActorId) -> Found {
         warn!("{id}: cannot create its spool: {e}");
     }
     // Nobody writes into a spool while no supervisor runs: temp files there were left by a
-    // writer killed mid-write (the message itself is still where it came from).
+    // writer killed mid-write (the message itself is still where it came from). The actor's
+    // scratch folder holds only temp files.
     for name in fsio::names(&spool).unwrap_or_default() {
         if layout::is_temp_name(&name) {
             let _ = fs::remove_file(spool.join(name));
         }
+    }
+    let scratch = dir.scratch_dir();
+    let _ = fs::remove_dir_all(&scratch);
+    if let Err(e) = fs::create_dir(&scratch) {
+        warn!("{id}: cannot create its scratch folder: {e}");
     }
     let pending = router::listing(&spool)
         .into_iter()

@@ -58,6 +58,7 @@ fn make_actor_dir(root: &Root, id: &ActorId, record: &SpawnRequest) -> io::Resul
         let private = |p: &Path| DirBuilder::new().mode(0o700).create(p);
         private(staging.path())?;
         private(&staging.spool_dir())?;
+        private(&staging.scratch_dir())?;
         let state = record.state.clone().unwrap_or(Value::Null);
         fsio::write_json_atomic(&staging.state_file(), &state).map_err(io::Error::other)?;
         fsio::write_json_atomic(&staging.spawn_record(), record).map_err(io::Error::other)?;

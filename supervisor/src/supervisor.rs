@@ -288,7 +288,7 @@ impl Supervisor {
         } else {
             let state = read_state(&self.intake, &actor.dir.state_file());
             actor.state.clone_from(&state);
-            state.map(|s| self.history.inline(&s))
+            state
         };
         self.history.emit(Journal::Result {
             message: message.to_string(),
@@ -322,7 +322,7 @@ impl Supervisor {
             message: message.to_string(),
             actor: id.to_string(),
             redelivered: value.get("redelivered") == Some(&Value::Bool(true)),
-            payload: self.history.inline(&payload),
+            payload: payload.clone(),
         });
     }
 
@@ -388,7 +388,7 @@ impl Supervisor {
             actor: id.to_string(),
             file: file.to_owned(),
             message: message.to_string(),
-            payload: self.history.inline(&value["payload"]),
+            payload: value["payload"].clone(),
             copy_of: copy_of.clone(),
         });
         let exact = !rewrite && copy_of.is_none();
@@ -418,8 +418,8 @@ impl Supervisor {
                 actor: id.to_string(),
                 file: file.to_owned(),
                 message: before.message.to_string(),
-                before: self.history.inline(before_payload.unwrap_or(&Value::Null)),
-                after: self.history.inline(&value["payload"]),
+                before: before_payload.cloned().unwrap_or(Value::Null),
+                after: value["payload"].clone(),
             });
         }
         // It keeps the id it had in the queue (a copy's own, say).
@@ -461,8 +461,8 @@ impl Supervisor {
         }
         self.history.emit(Journal::StateEdited {
             actor: id.to_string(),
-            before: before.map(|b| self.history.inline(&b)),
-            after: self.history.inline(&after),
+            before: before,
+            after: after.clone(),
         });
     }
 
@@ -530,7 +530,7 @@ impl Supervisor {
                 .get("cause")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            payload: self.history.inline(&value["payload"]),
+            payload: value["payload"].clone(),
         };
         match self.router.accept(actor, &path, &id, value, rewrite) {
             Ok(file) => {
@@ -593,7 +593,7 @@ impl Supervisor {
             program: record.path.clone(),
             args: record.args.clone(),
             parent: record.parent.as_ref().map(ToString::to_string),
-            state: self.history.inline(&state),
+            state: state.clone(),
         });
         let mut actor = self.adopt(id.clone(), Some(record), 0);
         actor.state = Some(state);
@@ -806,7 +806,7 @@ impl Supervisor {
                     message: message.to_string(),
                     actor: id.to_string(),
                     redelivered: true,
-                    payload: self.history.inline(&payload),
+                    payload: payload.clone(),
                 });
             }
             self.registry.insert(actor);

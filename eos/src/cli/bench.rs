@@ -4,8 +4,9 @@
 //! (`/dev/shm`), each:
 //! - floor: two `eos-floor-peer` processes play ping-pong with the same file operations and
 //!   signals as EOS actors (read the message, write the state atomically, delete the message,
-//!   write the reply atomically, signal the peer) and nothing in between; measured before and
-//!   after EOS, and EOS compared with their mean, because these machines drift;
+//!   write the reply atomically, signal the peer) and nothing in between; measured in turns with
+//!   EOS, each EOS figure against the floors just before and after it, because these machines
+//!   drift; the median of the rounds is reported;
 //! - EOS ping-pong: two script actors through the supervisor;
 //! - EOS throughput: N messages to one script actor, first send to last handled, against the
 //!   floor's one-way rate;
@@ -69,6 +70,9 @@ pub struct Options {
     /// Messages to send to one actor for the throughput figure
     #[arg(long, default_value_t = 2000)]
     messages: u32,
+    /// Rounds of floor and EOS in turns; the median is reported
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Queue depths for the deep-queue run, comma-separated (none: skip it)
     #[arg(long, value_delimiter = ',', default_values_t = [1000, 10_000, 100_000])]
     deep: Vec<u32>,
@@ -149,39 +153,73 @@ fn tmpfs_dir() -> Option<tempfile::TempDir> {
 }
 
 fn measure(out: &Output, dir: &Path, options: &Options, many: bool) -> Result<Value> {
-    let round_trips = options.round_trips;
-    let floor_once = |when: &str| -> Result<f64> {
-        let elapsed = floor(&dir.join(format!("floor-{when}")), round_trips)?;
-        let rate = f64::from(round_trips) / elapsed.as_secs_f64();
-        out.say(format!(
-            "floor ping-pong:   {round_trips} round trips in {:.3}s = {rate:.0} round trips/s ({when})",
-            elapsed.as_secs_f64()
-        ))?;
-        Ok(rate)
-    };
-    let before = floor_once("before")?;
     let root = Root::new(dir.join("root"));
     let quiet = Output::quiet();
     system::up(&root, &quiet, &system::UpOptions::standard(), None)?;
     let result = measure_eos(out, &root, dir, options, many);
     let _ = system::stop(&root, &quiet, system::StopMode::Clean);
-    let mut eos = result?;
-    let after = floor_once("after")?;
-    let floor_rate = (before + after) / 2.0;
-    let ping_pong = eos["ping_pong_round_trips_per_s"].as_f64().unwrap_or(0.0);
-    let throughput = eos["throughput_msgs_per_s"].as_f64().unwrap_or(0.0);
+    result
+}
+
+/// The floor and EOS in turns (floor, EOS, floor, EOS, …, floor), each EOS figure against the
+/// mean of the floors just before and after it; the median of the rounds is reported. Turns
+/// keep a drifting machine (fsync times vary a lot) from favouring either side.
+fn ratios(out: &Output, root: &Root, dir: &Path, options: &Options) -> Result<Value> {
+    let round_trips = options.round_trips;
+    let floor_once = |n: u32| -> Result<f64> {
+        let elapsed = floor(&dir.join(format!("floor-{n}")), round_trips)?;
+        Ok(f64::from(round_trips) / elapsed.as_secs_f64())
+    };
+    let mut floors = vec![floor_once(0)?];
+    let (mut ping_pongs, mut throughputs) = (Vec::new(), Vec::new());
+    let mut sent = 0;
+    for n in 1..=options.rounds {
+        relay_once(root, 20)?;
+        let ping_pong = f64::from(round_trips) / relay_once(root, round_trips)?.as_secs_f64();
+        let elapsed = to_sink(root, options.messages, sent)?;
+        sent += options.messages;
+        let throughput = f64::from(options.messages) / elapsed.as_secs_f64();
+        let after = floor_once(n)?;
+        let mean = (floors[floors.len() - 1] + after) / 2.0;
+        floors.push(after);
+        out.say(format!(
+            "round {n}: floor {mean:.0} round trips/s; EOS ping-pong {ping_pong:.0} round trips/s \
+             ({:.2}), throughput {throughput:.0} msgs/s ({:.2} of {:.0} one-way hops/s)",
+            ping_pong / mean,
+            throughput / (2.0 * mean),
+            2.0 * mean
+        ))?;
+        ping_pongs.push((ping_pong, ping_pong / mean));
+        throughputs.push((throughput, throughput / (2.0 * mean)));
+    }
+    let floor_rate = median(floors);
+    let (ping_pong, ping_pong_ratio) = median_pair(ping_pongs);
+    let (throughput, throughput_ratio) = median_pair(throughputs);
     out.say(format!(
-        "{} against the floor's mean of {floor_rate:.0} round trips/s: ping-pong {:.2}, \
-         throughput {:.2} of its {:.0} one-way hops/s",
+        "{} (median of {} rounds): ping-pong {ping_pong_ratio:.2} of the floor, throughput \
+         {throughput_ratio:.2} of the one-way floor ({round_trips} round trips, {} messages each)",
         styled(BOLD, "ratios"),
-        ping_pong / floor_rate,
-        throughput / (2.0 * floor_rate),
-        2.0 * floor_rate
+        options.rounds,
+        options.messages
     ))?;
-    eos["floor_round_trips_per_s"] = json!(floor_rate);
-    eos["ping_pong_ratio"] = json!(ping_pong / floor_rate);
-    eos["throughput_ratio"] = json!(throughput / (2.0 * floor_rate));
-    Ok(eos)
+    Ok(json!({
+        "floor_round_trips_per_s": floor_rate,
+        "ping_pong_round_trips_per_s": ping_pong,
+        "ping_pong_ratio": ping_pong_ratio,
+        "throughput_msgs_per_s": throughput,
+        "throughput_ratio": throughput_ratio,
+    }))
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The (figure, ratio) of the round with the median ratio.
+fn median_pair(mut rounds: Vec<(f64, f64)>) -> (f64, f64) {
+    rounds.sort_by(|a, b| a.1.total_cmp(&b.1));
+    rounds.get(rounds.len() / 2).copied().unwrap_or((0.0, 0.0))
 }
 
 fn measure_eos(
@@ -201,23 +239,9 @@ fn measure_eos(
     }
     spawn::spawn_script(root, &quiet, &sink, Vec::new(), Some("sink".into()))?;
 
-    // Warm up (first messages compile nothing, but fill caches), then time.
-    relay_once(root, 20)?;
-    let round_trips = options.round_trips;
-    let elapsed = relay_once(root, round_trips)?;
-    let rate = f64::from(round_trips) / elapsed.as_secs_f64();
-    out.say(format!(
-        "EOS ping-pong:     {round_trips} round trips in {:.3}s = {rate:.0} round trips/s",
-        elapsed.as_secs_f64()
-    ))?;
-
+    let mut figures = ratios(out, root, dir, options)?;
     let messages = options.messages;
-    let elapsed = to_sink(root, messages, 0)?;
-    let throughput = f64::from(messages) / elapsed.as_secs_f64();
-    out.say(format!(
-        "EOS throughput:    {messages} messages to one actor in {:.3}s = {throughput:.0} msgs/s",
-        elapsed.as_secs_f64()
-    ))?;
+    let sent = messages * options.rounds;
 
     let latency = latency(root)?;
     out.say(format!(
@@ -226,14 +250,10 @@ fn measure_eos(
         latency.0, latency.1
     ))?;
 
-    let mut figures = json!({
-        "ping_pong_round_trips_per_s": rate,
-        "throughput_msgs_per_s": throughput,
-        "latency_median_us": latency.0,
-        "latency_p90_us": latency.1,
-    });
+    figures["latency_median_us"] = json!(latency.0);
+    figures["latency_p90_us"] = json!(latency.1);
 
-    match syscalls(root, messages, messages)? {
+    match syscalls(root, messages, sent)? {
         Some(per_message) => {
             out.say(format!(
                 "syscalls:          {per_message:.1} supervisor syscalls per delivered message \
