@@ -461,7 +461,7 @@ impl Supervisor {
         }
         self.history.emit(Journal::StateEdited {
             actor: id.to_string(),
-            before: before,
+            before,
             after: after.clone(),
         });
     }
