@@ -10,10 +10,11 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use eos::ActorId;
 use nix::errno::Errno;
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::poll::{PollFd, PollFlags, ppoll};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::time::TimeSpec;
 
 /// A directory the supervisor watches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,18 +115,13 @@ impl Events {
 
     /// Waits up to `timeout` (forever if `None`) and returns what happened, possibly nothing.
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<Vec<Event>> {
-        let timeout = match timeout {
-            // Round up so that a wait for 0.5 ms does not spin.
-            Some(t) => {
-                PollTimeout::try_from(t + Duration::from_micros(999)).unwrap_or(PollTimeout::MAX)
-            }
-            None => PollTimeout::NONE,
-        };
+        // ppoll: the timeout is exact to the microsecond, where poll's is in milliseconds.
+        let timeout = timeout.map(TimeSpec::from_duration);
         let mut fds = [
             PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
             PollFd::new(self.inotify.as_fd(), PollFlags::POLLIN),
         ];
-        match poll(&mut fds, timeout) {
+        match ppoll(&mut fds, timeout, None) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(e).context("waiting for events"),
         }

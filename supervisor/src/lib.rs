@@ -22,6 +22,7 @@ pub mod router;
 pub mod shutdown;
 pub mod slot;
 pub mod spawner;
+pub mod spin;
 pub mod supervisor;
 
 pub use root::Claim;

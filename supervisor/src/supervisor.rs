@@ -26,6 +26,7 @@ use crate::policy::{Candidate, Decision, Fifo, Paused, Policy, SlowMotion};
 use crate::queue::{Pending, Seen, Settled};
 use crate::registry::{Actor, Registry, Usr1};
 use crate::router::{self, Router};
+use crate::spin::{self, Spinner};
 use crate::{process, restore, spawner};
 
 pub struct Config {
@@ -67,6 +68,7 @@ pub struct Supervisor {
     /// Actors whose `current` was renamed away in this batch of events, by the rename's
     /// cookie: if the other half of the rename lands in `dead/`, the message failed.
     moved_away: Vec<(u32, ActorId)>,
+    spinner: Spinner,
 }
 
 impl Supervisor {
@@ -94,6 +96,7 @@ impl Supervisor {
             policy: Paused::new(base),
             stopping: None,
             moved_away: Vec::new(),
+            spinner: Spinner::default(),
         })
     }
 
@@ -106,9 +109,7 @@ impl Supervisor {
             let wake = self.deliver_due(Instant::now());
             self.history.flush();
             let wake = wake.map_or(next_tick, |t| t.min(next_tick));
-            let events = self
-                .events
-                .wait(Some(wake.saturating_duration_since(Instant::now())))?;
+            let events = self.wait(wake)?;
             for event in events {
                 if let ControlFlow::Break(stop) = self.handle(event) {
                     return self.shutdown(stop);
@@ -124,6 +125,26 @@ impl Supervisor {
                 next_tick = Instant::now() + self.config.tick;
             }
         }
+    }
+
+    /// Waits for events until `wake`: spinning first while events have lately come soon
+    /// after a turn (see [`spin`]), then asleep.
+    fn wait(&mut self, wake: Instant) -> Result<Vec<Event>> {
+        let start = Instant::now();
+        let mut events = Vec::new();
+        if self.spinner.should_spin() {
+            let until = start + spin::SPIN;
+            while events.is_empty() && Instant::now() < until {
+                events = self.events.wait(Some(Duration::ZERO))?;
+            }
+        }
+        if events.is_empty() {
+            events = self
+                .events
+                .wait(Some(wake.saturating_duration_since(Instant::now())))?;
+        }
+        self.spinner.observed(start.elapsed());
+        Ok(events)
     }
 
     fn handle(&mut self, event: Event) -> ControlFlow<Stop> {
