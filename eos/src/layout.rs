@@ -319,7 +319,10 @@ pub fn spool_seq(name: &str) -> Option<u64> {
 /// The message id in a spool name written by the supervisor (`{seq}-{id}.json`), if any.
 pub fn spool_message_id(name: &str) -> Option<MessageId> {
     let stem = name.strip_suffix(MESSAGE_EXT)?;
-    let (_, id) = stem.split_once('-')?;
+    let (seq, id) = stem.split_once('-')?;
+    if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
     MessageId::parse(id).ok()
 }
 
@@ -455,6 +458,11 @@ mod tests {
         assert_eq!(spool_seq(&b), Some(10));
         assert_eq!(spool_message_id(&b), Some(id));
         assert!(is_pending_name(&a));
+        assert_eq!(spool_message_id("by-hand.json"), None);
+        assert_eq!(
+            pending_message_id("by-hand.json").unwrap().as_str(),
+            "by-hand"
+        );
         assert!(!is_pending_name(CURRENT));
     }
 

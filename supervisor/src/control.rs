@@ -94,7 +94,7 @@ impl Supervisor {
                 actor: actor.to_string(),
             });
         };
-        match delivery::place(a, &file, &mut self.intake, &mut self.history, now) {
+        match delivery::place(a, &file, &mut self.intake, &mut self.history, now, true) {
             Placed::Delivered { message, payload } => {
                 a.slot.signal(now, self.config.tick, &Usr1(&a.lifecycle));
                 self.policy.delivered(now);

@@ -43,27 +43,38 @@ pub enum Placed {
 }
 
 /// Makes the pending `file` the actor's `current` and records the delivery with the payload
-/// that was delivered.
+/// that was delivered (returned too, when `want_payload`).
 pub fn place(
     actor: &mut Actor,
     file: &str,
     intake: &mut Intake,
     history: &mut History,
     now: Instant,
+    want_payload: bool,
 ) -> Placed {
     let spool = actor.dir.spool_dir();
     let path = spool.join(file);
-    let Some(pending) = actor.queue.get(file).cloned() else {
+    let Some(pending) = actor.queue.get_mut(file) else {
         return Placed::Gone;
     };
-    let (value, rewrite) = match pending.envelope.filter(|_| !pending.stale) {
-        Some(known) => (known, !pending.exact),
+    let indexed = pending.message.clone();
+    // The envelope is taken out of the index, not copied; it goes back if it cannot be placed.
+    let known = match pending.envelope.take() {
+        Some(value) if !pending.stale => Some((value, !pending.exact)),
+        other => {
+            pending.envelope = other;
+            None
+        }
+    };
+    let taken = known.is_some();
+    let (mut value, rewrite) = match known {
+        Some(known) => known,
         None => match read_again(actor, file, intake, history) {
             Ok(checked) => checked,
             Err(placed) => return placed,
         },
     };
-    let message = envelope::id_of(&value).unwrap_or(pending.message);
+    let message = envelope::id_of(&value).unwrap_or(indexed);
     let moved = if rewrite {
         // Not an envelope as it is (a plain payload, a copy with a new id): the envelope is
         // written beside it, then takes the place of `current`.
@@ -77,25 +88,46 @@ pub fn place(
     } else {
         fsio::rename_no_replace(&path, &spool.join(CURRENT))
     };
+    let put_back = |actor: &mut Actor, value: Value| {
+        if let Some(p) = actor.queue.get_mut(file).filter(|_| taken) {
+            p.envelope = Some(value);
+        }
+    };
     match moved {
         Ok(true) => {
             actor.queue.take(file);
             actor.queue.expect(CURRENT, Change::Arrived);
             actor.slot.place(message.clone());
             actor.delivered_since_start = true;
-            let payload = value.get("payload").cloned().unwrap_or(Value::Null);
+            let redelivered = value.get("redelivered") == Some(&Value::Bool(true));
+            let payload = value
+                .get_mut("payload")
+                .map(Value::take)
+                .unwrap_or_default();
+            let returned = if want_payload {
+                payload.clone()
+            } else {
+                Value::Null
+            };
             history.emit(Event::Deliver {
                 message: message.to_string(),
                 actor: actor.id.to_string(),
-                redelivered: value.get("redelivered") == Some(&Value::Bool(true)),
-                payload: payload.clone(),
+                redelivered,
+                payload,
             });
             debug!("{}: delivering {file}", actor.id);
-            Placed::Delivered { message, payload }
+            Placed::Delivered {
+                message,
+                payload: returned,
+            }
         }
-        Ok(false) => Placed::Occupied,
+        Ok(false) => {
+            put_back(actor, value);
+            Placed::Occupied
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => gone(actor, file, history),
         Err(e) => {
+            put_back(actor, value);
             warn!("cannot deliver {} to {}: {e}", path.display(), actor.id);
             Placed::NotBefore(now + EDIT_SETTLE)
         }

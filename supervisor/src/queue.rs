@@ -105,6 +105,10 @@ impl Queue {
         self.pending.get(file)
     }
 
+    pub fn get_mut(&mut self, file: &str) -> Option<&mut Pending> {
+        self.pending.get_mut(file)
+    }
+
     /// Every pending message, in delivery order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Pending)> {
         self.pending.iter().map(|(f, p)| (f.as_str(), p))

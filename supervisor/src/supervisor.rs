@@ -268,7 +268,7 @@ impl Supervisor {
         let Some(actor) = self.registry.get_mut(id) else {
             return false;
         };
-        match delivery::place(actor, file, &mut self.intake, &mut self.history, now) {
+        match delivery::place(actor, file, &mut self.intake, &mut self.history, now, false) {
             Placed::Delivered { .. } => {
                 actor
                     .slot

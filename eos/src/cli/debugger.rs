@@ -121,6 +121,8 @@ fn ask_once(root: &Root, request: &Request) -> Result<Reply> {
 struct Waiting {
     actor: ActorId,
     file: String,
+    /// The message's id: in its envelope, or (a file put there by hand) from its name.
+    id: String,
     /// Being handled now (`current`), or waiting.
     handling: bool,
     paused: bool,
@@ -140,18 +142,22 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
             fsio::read_json::<Value>(&dir.spool_dir().join(file)).unwrap_or(Value::Null)
         };
         if dir.current_file().exists() {
+            let message = read(layout::CURRENT);
             handling.push(Waiting {
                 actor: id.clone(),
+                id: message_id(&message, layout::CURRENT),
                 file: layout::CURRENT.into(),
                 handling: true,
                 paused,
-                message: read(layout::CURRENT),
+                message,
             });
         }
         for file in mailbox::pending(&dir.spool_dir()).unwrap_or_default() {
+            let message = read(&file);
             waiting.push(Waiting {
                 actor: id.clone(),
-                message: read(&file),
+                id: message_id(&message, &file),
+                message,
                 file,
                 handling: false,
                 paused,
@@ -180,7 +186,7 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
         } else {
             ""
         };
-        let id = item.message["id"].as_str().unwrap_or("?");
+        let id = &item.id;
         out.say(format!(
             "{:<8} {:<16} {} {}{paused}  {}",
             what,
@@ -194,4 +200,13 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
         ))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A waiting message's id: in its envelope, or from its file's name.
+fn message_id(message: &Value, file: &str) -> String {
+    message["id"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| layout::pending_message_id(file).map(String::from))
+        .unwrap_or_else(|| "?".into())
 }

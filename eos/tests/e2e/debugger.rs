@@ -11,34 +11,6 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 /// The pending files of an actor whose names end in `-{id}.json`, by message id.
-fn pending_file(sys: &System, actor: &str, id: &str) -> PathBuf {
-    let spool = sys.actor_dir(actor).join("spool");
-    let name = sys
-        .ls(&format!("running/{actor}/spool"))
-        .into_iter()
-        .find(|n| n.ends_with(&format!("-{id}.json")))
-        .unwrap_or_else(|| panic!("{id} is not pending for {actor}"));
-    spool.join(name)
-}
-
-fn wait_pending(sys: &System, actor: &str, count: usize) {
-    wait_until(&format!("{count} messages wait for {actor}"), || {
-        sys.ls(&format!("running/{actor}/spool"))
-            .iter()
-            .filter(|n| n.ends_with(".json"))
-            .count()
-            == count
-    });
-}
-
-fn journal(sys: &System) -> Vec<Value> {
-    fs::read_to_string(sys.path("journal.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("journal lines are JSON"))
-        .collect()
-}
-
 fn has_event(sys: &System, wanted: Value) -> bool {
     journal(sys).iter().any(|e| {
         wanted

@@ -392,3 +392,40 @@ pub fn fails(out: &Output) -> String {
 pub fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("--json output is JSON")
 }
+
+/// The spool file of the pending message `id` of `actor`.
+pub fn pending_file(sys: &System, actor: &str, id: &str) -> PathBuf {
+    let spool = sys.actor_dir(actor).join("spool");
+    let name = sys
+        .ls(&format!("running/{actor}/spool"))
+        .into_iter()
+        .find(|n| n.ends_with(&format!("-{id}.json")))
+        .unwrap_or_else(|| panic!("{id} is not pending for {actor}"));
+    spool.join(name)
+}
+
+/// Waits until `count` messages wait in `actor`'s spool.
+pub fn wait_pending(sys: &System, actor: &str, count: usize) {
+    wait_until(&format!("{count} messages wait for {actor}"), || {
+        sys.ls(&format!("running/{actor}/spool"))
+            .iter()
+            .filter(|n| n.ends_with(".json"))
+            .count()
+            == count
+    });
+}
+
+/// Every entry of the journal, as JSON.
+pub fn journal(sys: &System) -> Vec<Value> {
+    ["journal.1.jsonl", "journal.jsonl"]
+        .iter()
+        .flat_map(|f| {
+            fs::read_to_string(sys.path(f))
+                .unwrap_or_default()
+                .lines()
+                // A line being written may be read half: skipped, as `eos log` does.
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect::<Vec<Value>>()
+        })
+        .collect()
+}
