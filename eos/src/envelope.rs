@@ -23,6 +23,9 @@ pub struct Envelope {
     pub cause: Option<MessageId>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redelivered: bool,
+    /// Any other fields a sender put in: kept as they are.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 impl Envelope {
@@ -33,7 +36,13 @@ impl Envelope {
             payload,
             cause: None,
             redelivered: false,
+            extra: Map::new(),
         }
+    }
+
+    /// Its id: every envelope that went through [`check`] has one.
+    pub fn id_or(&self, fallback: &MessageId) -> MessageId {
+        self.id.clone().unwrap_or_else(|| fallback.clone())
     }
 
     /// Sends it: writes it atomically into `send/` as `{to}::{id}.json` (the temp file in the
@@ -104,24 +113,15 @@ pub fn normalize(value: Value, id: &MessageId) -> Result<(Value, bool), String> 
 /// Checks the bytes of a message file and makes them an envelope with an id (`id` if it has
 /// none): valid JSON, no number that would change on the way, a valid sender. Returns the
 /// envelope and whether it differs from the bytes (then it must be written again).
-pub fn check(bytes: &[u8], id: &MessageId) -> Result<(Value, bool), String> {
+pub fn check(bytes: &[u8], id: &MessageId) -> Result<(Envelope, bool), String> {
     crate::numbers::check_exact(bytes)
         .map_err(|e| format!("the message cannot be delivered unchanged: {e}"))?;
     let value = serde_json::from_slice::<Value>(bytes)
         .map_err(|e| format!("the message is not valid JSON: {e}"))?;
-    normalize(value, id)
-}
-
-/// The id an envelope carries (after [`normalize`], it has one).
-pub fn id_of(envelope: &Value) -> Option<MessageId> {
-    MessageId::parse(envelope.get("id")?.as_str()?).ok()
-}
-
-/// Marks an envelope as delivered again after a supervisor restart.
-pub fn mark_redelivered(value: &mut Value) {
-    if let Value::Object(object) = value {
-        object.insert("redelivered".into(), Value::Bool(true));
-    }
+    let (value, changed) = normalize(value, id)?;
+    let envelope = serde_json::from_value(value)
+        .map_err(|e| format!("the message is not a valid envelope: {e}"))?;
+    Ok((envelope, changed))
 }
 
 #[cfg(test)]
@@ -164,9 +164,23 @@ mod tests {
     }
 
     #[test]
+    fn checked_envelopes_keep_extra_fields() {
+        let bytes = br#"{"sender": "a", "payload": {"x": 1}, "trace": [1, 2]}"#;
+        let (env, changed) = check(bytes, &id()).unwrap();
+        assert!(changed, "it got an id");
+        assert_eq!(env.id, Some(id()));
+        assert_eq!(env.extra["trace"], json!([1, 2]));
+        let text = serde_json::to_value(&env).unwrap();
+        assert_eq!(text["trace"], json!([1, 2]));
+        let (plain, _) = check(b"[1, 2]", &id()).unwrap();
+        assert_eq!((plain.sender, plain.payload), (None, json!([1, 2])));
+        assert!(check(b"{", &id()).unwrap_err().contains("not valid JSON"));
+    }
+
+    #[test]
     fn envelopes_parse_into_the_typed_form() {
-        let mut value = json!({"id": "m1", "sender": null, "payload": [1], "cause": "m0"});
-        mark_redelivered(&mut value);
+        let value =
+            json!({"id": "m1", "sender": null, "payload": [1], "cause": "m0", "redelivered": true});
         let env: Envelope = serde_json::from_value(value).unwrap();
         assert!(env.redelivered);
         assert_eq!(env.cause.unwrap().as_str(), "m0");

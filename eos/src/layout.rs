@@ -139,6 +139,12 @@ impl Root {
         self.path.join("spawn")
     }
 
+    /// A spawn request's file for the actor `id`, unique to this request.
+    pub fn spawn_request_file(&self, id: &ActorId) -> PathBuf {
+        self.spawn_dir()
+            .join(format!("{id}.{}{MESSAGE_EXT}", MessageId::generate()))
+    }
+
     /// Outgoing messages: `{ACTOR_ID}::{RANDOM}.json` files.
     pub fn send_dir(&self) -> PathBuf {
         self.path.join("send")
@@ -272,6 +278,45 @@ impl ActorDir {
     /// not compile); says what, for a person. Its mail waits meanwhile.
     pub fn problem_file(&self) -> PathBuf {
         self.path.join("problem.txt")
+    }
+}
+
+/// The files of `eos bench`'s raw floor: two peers, `a` and `b`, each with a folder holding
+/// its inbox and state, and a `.pid` file beside it; `done` when the last hop has landed.
+pub struct Floor {
+    dir: PathBuf,
+}
+
+impl Floor {
+    pub fn new(dir: &Path) -> Self {
+        Floor {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// The folder of peer `role`.
+    pub fn peer_dir(&self, role: &str) -> PathBuf {
+        self.dir.join(role)
+    }
+
+    /// The message waiting for peer `role`.
+    pub fn inbox(&self, role: &str) -> PathBuf {
+        self.peer_dir(role).join("msg")
+    }
+
+    /// The state peer `role` writes after each message.
+    pub fn state(&self, role: &str) -> PathBuf {
+        self.peer_dir(role).join(STATE)
+    }
+
+    /// Where peer `role` writes its process id.
+    pub fn pid_file(&self, role: &str) -> PathBuf {
+        self.dir.join(format!("{role}.pid"))
+    }
+
+    /// Written when the last hop lands.
+    pub fn done(&self) -> PathBuf {
+        self.dir.join("done")
     }
 }
 

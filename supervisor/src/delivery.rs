@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use eos::journal::Event;
 use eos::layout::{self, CURRENT};
-use eos::{MessageId, envelope, fsio};
+use eos::{Envelope, MessageId, envelope, fsio};
 use log::{debug, warn};
 use serde_json::Value;
 
@@ -60,26 +60,26 @@ pub fn place(
     let indexed = pending.message.clone();
     // The envelope is taken out of the index, not copied; it goes back if it cannot be placed.
     let known = match pending.envelope.take() {
-        Some(value) if !pending.stale => Some((value, !pending.exact)),
+        Some(envelope) if !pending.stale => Some((envelope, !pending.exact)),
         other => {
             pending.envelope = other;
             None
         }
     };
     let taken = known.is_some();
-    let (mut value, rewrite) = match known {
+    let (mut envelope, rewrite) = match known {
         Some(known) => known,
         None => match read_again(actor, file, intake, history) {
             Ok(checked) => checked,
             Err(placed) => return placed,
         },
     };
-    let message = envelope::id_of(&value).unwrap_or(indexed);
+    let message = envelope.id_or(&indexed);
     let moved = if rewrite {
         // Not an envelope as it is (a plain payload, a copy with a new id): the envelope is
         // written beside it, then takes the place of `current`.
         let tmp = layout::temp_file(&path);
-        fsio::write_json_atomic(&tmp, &value)
+        fsio::write_json_atomic(&tmp, &envelope)
             .map_err(io::Error::other)
             .and_then(|()| fsio::rename_no_replace(&tmp, &spool.join(CURRENT)))
             .inspect(|placed| {
@@ -88,9 +88,9 @@ pub fn place(
     } else {
         fsio::rename_no_replace(&path, &spool.join(CURRENT))
     };
-    let put_back = |actor: &mut Actor, value: Value| {
+    let put_back = |actor: &mut Actor, envelope: Envelope| {
         if let Some(p) = actor.queue.get_mut(file).filter(|_| taken) {
-            p.envelope = Some(value);
+            p.envelope = Some(envelope);
         }
     };
     match moved {
@@ -99,11 +99,8 @@ pub fn place(
             actor.queue.expect(CURRENT, Change::Arrived);
             actor.slot.place(message.clone());
             actor.delivered_since_start = true;
-            let redelivered = value.get("redelivered") == Some(&Value::Bool(true));
-            let payload = value
-                .get_mut("payload")
-                .map(Value::take)
-                .unwrap_or_default();
+            let redelivered = envelope.redelivered;
+            let payload = envelope.payload.take();
             let returned = if want_payload {
                 payload.clone()
             } else {
@@ -122,12 +119,12 @@ pub fn place(
             }
         }
         Ok(false) => {
-            put_back(actor, value);
+            put_back(actor, envelope);
             Placed::Occupied
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => gone(actor, file, history),
         Err(e) => {
-            put_back(actor, value);
+            put_back(actor, envelope);
             warn!("cannot deliver {} to {}: {e}", path.display(), actor.id);
             Placed::NotBefore(now + EDIT_SETTLE)
         }
@@ -141,7 +138,7 @@ fn read_again(
     file: &str,
     intake: &mut Intake,
     history: &mut History,
-) -> Result<(Value, bool), Placed> {
+) -> Result<(Envelope, bool), Placed> {
     let path = actor.dir.spool_dir().join(file);
     let Some(pending) = actor.queue.get(file).cloned() else {
         return Err(Placed::Gone);
@@ -153,24 +150,24 @@ fn read_again(
         Read::Refused(reason) => Err(reason),
     };
     match checked {
-        Ok((mut value, mut rewrite)) => {
+        Ok((mut envelope, mut rewrite)) => {
             // A copy keeps the id the index gave it.
-            if envelope::id_of(&value).as_ref() != Some(&pending.message) {
-                value["id"] = Value::String(pending.message.to_string());
+            if envelope.id.as_ref() != Some(&pending.message) {
+                envelope.id = Some(pending.message.clone());
                 rewrite = true;
             }
             if let Some(before) = &pending.envelope
-                && before.get("payload") != value.get("payload")
+                && before.payload != envelope.payload
             {
                 history.emit(Event::PendingEdited {
                     actor: actor.id.to_string(),
                     file: file.to_owned(),
                     message: pending.message.to_string(),
-                    before: before["payload"].clone(),
-                    after: value["payload"].clone(),
+                    before: before.payload.clone(),
+                    after: envelope.payload.clone(),
                 });
             }
-            Ok((value, rewrite))
+            Ok((envelope, rewrite))
         }
         Err(_) if written_within(&path, EDIT_SETTLE) => {
             Err(Placed::NotBefore(Instant::now() + EDIT_SETTLE))

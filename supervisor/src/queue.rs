@@ -9,8 +9,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use eos::Envelope;
 use eos::MessageId;
-use serde_json::Value;
 
 use crate::events::Change;
 
@@ -19,7 +19,7 @@ use crate::events::Change;
 pub struct Pending {
     pub message: MessageId,
     /// The envelope as last read and checked; `None` when it has not been read yet.
-    pub envelope: Option<Value>,
+    pub envelope: Option<Envelope>,
     /// Changed on disk since: read it again before it is delivered.
     pub stale: bool,
     /// Whether the file holds exactly the envelope. If not (a plain payload to wrap, a copy's
@@ -40,7 +40,7 @@ impl Pending {
     }
 
     /// A file read and checked: `exact` when it holds the envelope as it is.
-    pub fn read(message: MessageId, envelope: Value, exact: bool) -> Self {
+    pub fn read(message: MessageId, envelope: Envelope, exact: bool) -> Self {
         Pending {
             message,
             envelope: Some(envelope),
@@ -246,9 +246,10 @@ mod tests {
     use serde_json::json;
 
     fn pending(id: &str) -> Pending {
+        let message = MessageId::parse(id).unwrap();
         Pending::read(
-            MessageId::parse(id).unwrap(),
-            json!({"id": id, "sender": null, "payload": 1}),
+            message.clone(),
+            Envelope::new(message, None, json!(1)),
             true,
         )
     }

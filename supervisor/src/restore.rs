@@ -7,7 +7,6 @@ use std::io;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use eos::envelope::mark_redelivered;
 use eos::spawn_request::SpawnRequest;
 use eos::status::ActorStatus;
 use eos::{ActorId, MessageId, Root, envelope, fsio, layout};
@@ -112,12 +111,11 @@ fn mark_current_redelivered(path: &Path) -> Result<Option<(MessageId, Value)>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
-        return Ok(Some((MessageId::generate(), Value::Null)));
+    let fresh = MessageId::generate();
+    let Ok((mut envelope, _)) = envelope::check(&bytes, &fresh) else {
+        return Ok(Some((fresh, Value::Null)));
     };
-    mark_redelivered(&mut value);
-    fsio::write_json_atomic(path, &value)?;
-    let id = envelope::id_of(&value).unwrap_or_else(MessageId::generate);
-    let payload = value.get("payload").cloned().unwrap_or(Value::Null);
-    Ok(Some((id, payload)))
+    envelope.redelivered = true;
+    fsio::write_json_atomic(path, &envelope)?;
+    Ok(Some((envelope.id_or(&fresh), envelope.payload)))
 }

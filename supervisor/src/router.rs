@@ -4,9 +4,9 @@
 use std::fs;
 use std::path::Path;
 
+use eos::Envelope;
 use eos::layout::spool_file_name;
 use eos::{MessageId, fsio, mailbox};
-use serde_json::Value;
 
 use crate::queue::Pending;
 use crate::registry::{Actor, Registry};
@@ -36,7 +36,7 @@ impl Router {
         actor: &mut Actor,
         path: &Path,
         id: &MessageId,
-        envelope: Value,
+        envelope: Envelope,
         rewrite: bool,
     ) -> Result<String, String> {
         let file = spool_file_name(self.next_seq, id);
@@ -55,7 +55,7 @@ impl Router {
                 actor.id
             )
         })?;
-        let message = eos::envelope::id_of(&envelope).unwrap_or_else(|| id.clone());
+        let message = envelope.id_or(id);
         actor
             .queue
             .insert_ours(file.clone(), Pending::read(message, envelope, true));

@@ -12,7 +12,7 @@ use eos::journal::Event as Journal;
 use eos::layout::{self, CURRENT, PAUSED};
 use eos::spawn_request::SpawnRequest;
 use eos::status::{ActorStatus, unix_now};
-use eos::{ActorId, MessageId, Root, envelope, fsio};
+use eos::{ActorId, Envelope, MessageId, Root, envelope, fsio};
 use log::{debug, error, info, warn};
 use nix::sys::signal::Signal;
 use serde_json::Value;
@@ -329,21 +329,24 @@ impl Supervisor {
             return;
         }
         let current = actor.dir.current_file();
-        let value = match self.intake.read(&current, "message") {
-            Read::Bytes(bytes) => serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+        let fresh = MessageId::generate();
+        let envelope = match self.intake.read(&current, "message") {
+            Read::Bytes(bytes) => envelope::check(&bytes, &fresh).ok().map(|(e, _)| e),
             Read::Gone => return,
-            Read::Refused(_) => Value::Null,
+            Read::Refused(_) => None,
         };
-        let message = envelope::id_of(&value).unwrap_or_else(MessageId::generate);
+        // What the actor makes of it is its own business: a file that is not a message is
+        // recorded with no payload, and the actor sets it aside.
+        let envelope = envelope.unwrap_or_else(|| Envelope::new(fresh.clone(), None, Value::Null));
+        let message = envelope.id_or(&fresh);
         info!("{id}: a `current` was put there by hand; delivering it");
         actor.slot.place(message.clone());
         actor.delivered_since_start = true;
-        let payload = value.get("payload").cloned().unwrap_or(value.clone());
         self.history.emit(Journal::Deliver {
             message: message.to_string(),
             actor: id.to_string(),
-            redelivered: value.get("redelivered") == Some(&Value::Bool(true)),
-            payload: payload.clone(),
+            redelivered: envelope.redelivered,
+            payload: envelope.payload,
         });
     }
 
@@ -391,31 +394,31 @@ impl Supervisor {
                 return;
             }
         };
-        let Ok((mut value, rewrite)) = envelope::check(&bytes, &name_id) else {
+        let Ok((mut envelope, rewrite)) = envelope::check(&bytes, &name_id) else {
             // Not a valid message (yet): it is looked at again when its turn comes.
             actor
                 .queue
                 .insert_found(file.to_owned(), Pending::unread(name_id));
             return;
         };
-        let mut message = envelope::id_of(&value).unwrap_or(name_id);
+        let mut message = envelope.id_or(&name_id);
         let copied = actor.queue.has_message(&message) || actor.slot.message() == Some(&message);
         let copy_of = copied.then(|| {
             let original = std::mem::replace(&mut message, MessageId::generate());
-            value["id"] = Value::String(message.to_string());
+            envelope.id = Some(message.clone());
             original.to_string()
         });
         self.history.emit(Journal::PendingAdded {
             actor: id.to_string(),
             file: file.to_owned(),
             message: message.to_string(),
-            payload: value["payload"].clone(),
+            payload: envelope.payload.clone(),
             copy_of: copy_of.clone(),
         });
         let exact = !rewrite && copy_of.is_none();
         actor
             .queue
-            .insert_found(file.to_owned(), Pending::read(message, value, exact));
+            .insert_found(file.to_owned(), Pending::read(message, envelope, exact));
     }
 
     /// A pending message was written again: what changed is recorded (once it is valid; until
@@ -429,26 +432,27 @@ impl Supervisor {
             Read::Bytes(bytes) => envelope::check(&bytes, &before.message).ok(),
             Read::Gone | Read::Refused(_) => None,
         };
-        let Some((mut value, rewrite)) = checked else {
+        let Some((mut envelope, rewrite)) = checked else {
             actor.queue.invalidate(file);
             return;
         };
-        let before_payload = before.envelope.as_ref().and_then(|e| e.get("payload"));
-        if before_payload != value.get("payload") {
+        let before_payload = before.envelope.as_ref().map(|e| &e.payload);
+        if before_payload != Some(&envelope.payload) {
             self.history.emit(Journal::PendingEdited {
                 actor: id.to_string(),
                 file: file.to_owned(),
                 message: before.message.to_string(),
                 before: before_payload.cloned().unwrap_or(Value::Null),
-                after: value["payload"].clone(),
+                after: envelope.payload.clone(),
             });
         }
         // It keeps the id it had in the queue (a copy's own, say).
-        let exact = !rewrite && envelope::id_of(&value).as_ref() == Some(&before.message);
-        value["id"] = Value::String(before.message.to_string());
-        actor
-            .queue
-            .insert_found(file.to_owned(), Pending::read(before.message, value, exact));
+        let exact = !rewrite && envelope.id.as_ref() == Some(&before.message);
+        envelope.id = Some(before.message.clone());
+        actor.queue.insert_found(
+            file.to_owned(),
+            Pending::read(before.message, envelope, exact),
+        );
     }
 
     /// After a batch of events: messages that left spools by hand are recorded.
@@ -526,7 +530,7 @@ impl Supervisor {
             Read::Bytes(bytes) => bytes,
             Read::Refused(reason) => return self.dead(&path, name, &reason),
         };
-        let (value, rewrite) = match envelope::check(&bytes, &id) {
+        let (envelope, rewrite) = match envelope::check(&bytes, &id) {
             Ok(checked) => checked,
             Err(_) if origin.maybe_unfinished(&path) => return,
             Err(reason) => return self.dead(&path, name, &reason),
@@ -542,18 +546,15 @@ impl Supervisor {
             };
             return self.dead(&path, name, &reason);
         };
-        let message = envelope::id_of(&value).unwrap_or_else(|| id.clone());
+        let message = envelope.id_or(&id);
         let sent = Journal::Send {
             message: message.to_string(),
-            from: value["sender"].as_str().map(str::to_owned),
+            from: envelope.sender.as_ref().map(ToString::to_string),
             to: to.to_string(),
-            cause: value
-                .get("cause")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            payload: value["payload"].clone(),
+            cause: envelope.cause.as_ref().map(ToString::to_string),
+            payload: envelope.payload.clone(),
         };
-        match self.router.accept(actor, &path, &id, value, rewrite) {
+        match self.router.accept(actor, &path, &id, envelope, rewrite) {
             Ok(file) => {
                 self.history.emit(sent);
                 self.history.emit(Journal::Route {

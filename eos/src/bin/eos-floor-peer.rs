@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use eos::fsio;
+use eos::layout::Floor;
 use eos::pidfd::Pidfd;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -41,12 +42,13 @@ fn run() -> Result<()> {
 }
 
 fn serve(dir: &Path, role: &str, signals: &SignalFd) -> Result<()> {
+    let floor = Floor::new(dir);
     let peer_role = if role == "a" { "b" } else { "a" };
-    let inbox = dir.join(role).join("msg");
-    let state = dir.join(role).join("state.json");
-    let outbox = dir.join(peer_role).join("msg");
+    let inbox = floor.inbox(role);
+    let state = floor.state(role);
+    let outbox = floor.inbox(peer_role);
     fsio::write_atomic(
-        &dir.join(format!("{role}.pid")),
+        &floor.pid_file(role),
         std::process::id().to_string().as_bytes(),
     )?;
     let mut peer: Option<Pidfd> = None;
@@ -67,12 +69,12 @@ fn serve(dir: &Path, role: &str, signals: &SignalFd) -> Result<()> {
         fsio::write_atomic(&state, format!("{{\"left\": {left}}}\n").as_bytes())?;
         fs::remove_file(&inbox)?;
         if left == 0 {
-            fsio::write_atomic(&dir.join("done"), b"")?;
+            fsio::write_atomic(&floor.done(), b"")?;
             continue;
         }
         fsio::write_atomic(&outbox, format!("{{\"left\": {}}}\n", left - 1).as_bytes())?;
         if peer.is_none() {
-            let pid: u32 = fs::read_to_string(dir.join(format!("{peer_role}.pid")))?
+            let pid: u32 = fs::read_to_string(floor.pid_file(peer_role))?
                 .trim()
                 .parse()?;
             peer = Some(Pidfd::open(pid)?);

@@ -22,7 +22,7 @@
 
 use std::fs;
 use std::io::{Read, Seek};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 
 use super::output::{BOLD, DIM, Output, styled};
 use super::{locate, poll, spawn, system};
+use crate::layout::Floor;
 use crate::pidfd::Pidfd;
 use crate::spawn_request::SpawnRequest;
 use crate::{ActorId, Envelope, MessageId, Root, fsio, layout, mailbox};
@@ -491,7 +492,7 @@ fn many_actors(root: &Root, dir: &Path, count: u32, idle: Duration) -> Result<Va
             state: None,
             parent: None,
         };
-        fsio::write_json_atomic(&root.spawn_dir().join(format!("{id}.json")), &request)?;
+        fsio::write_json_atomic(&root.spawn_request_file(id), &request)?;
     }
     for id in &ids {
         poll::until(Duration::from_secs(600), || {
@@ -565,7 +566,7 @@ fn now_ns() -> u128 {
 /// Times `round_trips` raw round trips between two floor peers (after a short warm-up).
 fn floor(dir: &Path, round_trips: u32) -> Result<Duration> {
     for role in ["a", "b"] {
-        fs::create_dir_all(dir.join(role))?;
+        fs::create_dir_all(Floor::new(dir).peer_dir(role))?;
     }
     let peer = locate::program("eos-floor-peer")?;
     let mut peers: Vec<Child> = Vec::new();
@@ -587,8 +588,9 @@ fn floor(dir: &Path, round_trips: u32) -> Result<Duration> {
 }
 
 fn serve_floor(dir: &Path, round_trips: u32) -> Result<Duration> {
+    let floor = Floor::new(dir);
     let pid_of = |role: &str| -> Option<u32> {
-        fs::read_to_string(dir.join(format!("{role}.pid")))
+        fs::read_to_string(floor.pid_file(role))
             .ok()?
             .trim()
             .parse()
@@ -597,12 +599,12 @@ fn serve_floor(dir: &Path, round_trips: u32) -> Result<Duration> {
     poll::until(Duration::from_secs(10), || pid_of("a").zip(pid_of("b")))
         .ok_or_else(|| anyhow!("the floor peers did not start"))?;
     let a = Pidfd::open(pid_of("a").unwrap_or_default())?;
-    let done: PathBuf = dir.join("done");
+    let done = floor.done();
     let serve = |round_trips: u32| -> Result<Duration> {
         let _ = fs::remove_file(&done);
         let start = Instant::now();
         let first = format!("{{\"left\": {}}}\n", round_trips * 2 - 1);
-        fsio::write_atomic(&dir.join("a").join("msg"), first.as_bytes())?;
+        fsio::write_atomic(&floor.inbox("a"), first.as_bytes())?;
         a.signal(Signal::SIGUSR1)?;
         poll::until(Duration::from_secs(600), || done.exists().then_some(()))
             .ok_or_else(|| anyhow!("the floor did not finish"))?;

@@ -11,7 +11,7 @@ use super::output::{BOLD, GOOD, Output, styled};
 use super::{locate, messages, poll, system};
 use crate::spawn_request::SpawnRequest;
 use crate::status::ActorStatus;
-use crate::{ActorId, MessageId, Root, fsio, layout};
+use crate::{ActorId, Root, fsio, layout};
 
 pub fn spawn(
     root: &Root,
@@ -139,9 +139,10 @@ fn choose_id(root: &Root, id: Option<String>, file: &Path) -> Result<ActorId> {
 /// Writes the request and waits for the supervisor's answer: the actor's status, or the
 /// request set aside with a reason.
 pub(super) fn start(root: &Root, out: &Output, id: &ActorId, request: SpawnRequest) -> Result<()> {
-    let name = format!("{id}.{}.json", MessageId::generate());
-    fsio::write_json_atomic(&root.spawn_dir().join(&name), &request)?;
-    let rejected = layout::reason_file(&root.rejected_spawn_dir().join(&name));
+    let path = root.spawn_request_file(id);
+    fsio::write_json_atomic(&path, &request)?;
+    let name = path.file_name().unwrap_or_default();
+    let rejected = layout::reason_file(&root.rejected_spawn_dir().join(name));
     let status_file = root.actor(id).status_file();
     let answer = poll::until(Duration::from_secs(10), || {
         if let Ok(reason) = crate::dead::read_reason(&rejected) {
