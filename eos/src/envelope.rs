@@ -114,10 +114,12 @@ pub fn normalize(value: Value, id: &MessageId) -> Result<(Value, bool), String> 
 /// none): valid JSON, no number that would change on the way, a valid sender. Returns the
 /// envelope and whether it differs from the bytes (then it must be written again).
 pub fn check(bytes: &[u8], id: &MessageId) -> Result<(Envelope, bool), String> {
-    crate::numbers::check_exact(bytes)
-        .map_err(|e| format!("the message cannot be delivered unchanged: {e}"))?;
+    // Whether it is JSON at all first: the exactness check reads numbers in text that may
+    // not be JSON, and would give a puzzling reason for it.
     let value = serde_json::from_slice::<Value>(bytes)
         .map_err(|e| format!("the message is not valid JSON: {e}"))?;
+    crate::numbers::check_exact(bytes)
+        .map_err(|e| format!("the message cannot be delivered unchanged: {e}"))?;
     let (value, changed) = normalize(value, id)?;
     let envelope = serde_json::from_value(value)
         .map_err(|e| format!("the message is not a valid envelope: {e}"))?;

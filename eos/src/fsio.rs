@@ -43,18 +43,24 @@ pub fn write_json_atomic_via(scratch: &Path, path: &Path, value: &impl Serialize
 }
 
 fn write_atomic_from(tmp: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let tmp = tmp.to_path_buf();
+    write_new(tmp, bytes)?;
+    fs::rename(tmp, path).inspect_err(|_| {
+        let _ = fs::remove_file(tmp);
+    })
+}
+
+/// Writes `bytes` into a new file `path` (which must not exist) and fsyncs it; on failure
+/// nothing is left behind. The first half of an atomic write: rename it into place after.
+pub fn write_new(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
         file.write_all(bytes)?;
-        file.sync_data()?;
-        // Closed before the rename: closed after it, watchers would see a second "written"
+        file.sync_data()
+        // Closed before any rename: closed after it, watchers would see a second "written"
         // event under the final name.
-        drop(file);
-        fs::rename(&tmp, path)
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_file(path);
     }
     result
 }
@@ -66,9 +72,14 @@ pub fn write_json_atomic(path: &Path, value: &impl Serialize) -> Result<()> {
     write_atomic(path, &bytes).with_context(|| format!("writing {}", path.display()))
 }
 
-/// Reads a JSON file into `T`; errors name the file.
+/// The most [`read_json`] reads: files of the protocol are small, and one that is not (a link
+/// to `/dev/zero`, say) must not take the reader's memory.
+const MAX_JSON: u64 = 64 << 20;
+
+/// Reads a JSON file into `T`, safely (see [`read_limited`]); errors name the file.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes =
+        read_limited(path, MAX_JSON).with_context(|| format!("reading {}", path.display()))?;
     serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
 }
 

@@ -28,6 +28,17 @@ pub const STATE: &str = "state.json";
 /// The name of the file that pauses delivery, in the root or in an actor's folder.
 pub const PAUSED: &str = "paused";
 
+const PID_FILE: &str = ".pid";
+const LOCK_FILE: &str = ".lock";
+const SCRATCH: &str = ".scratch";
+const SPAWN: &str = "spawn";
+const SEND: &str = "send";
+const RUNNING: &str = "running";
+const DEAD: &str = "dead";
+const CONTROL: &str = "control";
+const JOURNAL: &str = "journal.jsonl";
+const OLD_JOURNAL: &str = "journal.1.jsonl";
+const SUPERVISOR_LOG: &str = "supervisor.log";
 const MESSAGE_EXT: &str = ".json";
 const SEND_SEPARATOR: &str = "::";
 const REASON_EXT: &str = ".reason";
@@ -94,18 +105,18 @@ impl Root {
 
     /// The supervisor's PID, for people and tools (`kill -USR1 $(cat .pid)`).
     pub fn pid_file(&self) -> PathBuf {
-        self.path.join(".pid")
+        self.path.join(PID_FILE)
     }
 
     /// Held locked (flock) by the running supervisor, so that a stale `.pid` never blocks a
     /// restart and two supervisors never share a root.
     pub fn lock_file(&self) -> PathBuf {
-        self.path.join(".lock")
+        self.path.join(LOCK_FILE)
     }
 
     /// Where a supervisor started in the background by `eos up` writes its log.
     pub fn supervisor_log(&self) -> PathBuf {
-        self.path.join("supervisor.log")
+        self.path.join(SUPERVISOR_LOG)
     }
 
     /// While this file exists, nothing is delivered to anyone (`eos pause`).
@@ -115,18 +126,18 @@ impl Root {
 
     /// The event journal: one JSON object per line, appended by the supervisor.
     pub fn journal_file(&self) -> PathBuf {
-        self.path.join("journal.jsonl")
+        self.path.join(JOURNAL)
     }
 
     /// The journal before the last rotation.
     pub fn rotated_journal_file(&self) -> PathBuf {
-        self.path.join("journal.1.jsonl")
+        self.path.join(OLD_JOURNAL)
     }
 
     /// Requests to the supervisor that are not files of the protocol (step, deliver), each
     /// answered with a reply file beside it.
     pub fn control_dir(&self) -> PathBuf {
-        self.path.join("control")
+        self.path.join(CONTROL)
     }
 
     /// A control request's file, named by a fresh id (its reply is [`control_reply`]).
@@ -136,7 +147,7 @@ impl Root {
 
     /// Spawn requests: `{"path": ..., "args": [...]}` files.
     pub fn spawn_dir(&self) -> PathBuf {
-        self.path.join("spawn")
+        self.path.join(SPAWN)
     }
 
     /// A spawn request's file for the actor `id`, unique to this request.
@@ -147,17 +158,17 @@ impl Root {
 
     /// Outgoing messages: `{ACTOR_ID}::{RANDOM}.json` files.
     pub fn send_dir(&self) -> PathBuf {
-        self.path.join("send")
+        self.path.join(SEND)
     }
 
     /// One directory per actor.
     pub fn running_dir(&self) -> PathBuf {
-        self.path.join("running")
+        self.path.join(RUNNING)
     }
 
     /// Dead letters: messages that could not be routed or handled, each with a reason beside it.
     pub fn dead_dir(&self) -> PathBuf {
-        self.path.join("dead")
+        self.path.join(DEAD)
     }
 
     /// Spawn requests that were refused, each with a reason beside it.
@@ -169,7 +180,30 @@ impl Root {
     /// into `send/` or `spawn/`: the supervisor sees the file arrive, and not its temp file
     /// being written first.
     pub fn scratch_dir(&self) -> PathBuf {
-        self.path.join(".scratch")
+        self.path.join(SCRATCH)
+    }
+
+    /// Whether a name in a folder shows that an EOS supervisor has used it as its root.
+    pub fn marks_a_used_root(name: &str) -> bool {
+        name == RUNNING || name == LOCK_FILE
+    }
+
+    /// The names of everything EOS itself keeps directly in a root.
+    pub fn own_names(&self) -> Vec<&'static str> {
+        vec![
+            PID_FILE,
+            LOCK_FILE,
+            SCRATCH,
+            SPAWN,
+            SEND,
+            RUNNING,
+            DEAD,
+            CONTROL,
+            PAUSED,
+            JOURNAL,
+            OLD_JOURNAL,
+            SUPERVISOR_LOG,
+        ]
     }
 
     /// Every directory the supervisor creates at start.
@@ -231,12 +265,12 @@ impl ActorDir {
     /// are renamed into place: watchers of the spool, `send/` and the actor's folder see a file
     /// arrive, and not its temp file being written first.
     pub fn scratch_dir(&self) -> PathBuf {
-        self.path.join(".scratch")
+        self.path.join(SCRATCH)
     }
 
     /// The actor's PID, for people and tools.
     pub fn pid_file(&self) -> PathBuf {
-        self.path.join(".pid")
+        self.path.join(PID_FILE)
     }
 
     /// While this file exists, nothing is delivered to this actor (`eos pause ID`).
@@ -325,16 +359,22 @@ pub fn send_file_name(to: &ActorId, id: &MessageId) -> String {
     format!("{to}{SEND_SEPARATOR}{id}{MESSAGE_EXT}")
 }
 
-/// Reads a name found in `send/`.
+/// Reads a name found in `send/`: `{ACTOR_ID}::{RANDOM}.json`, or `{ACTOR_ID}::{RANDOM}` with no
+/// extension at all, as the original EOS's script actor named them.
 ///
-/// `Ok(None)`: not a message file at all (hidden, an editor artifact, not `.json`); leave it.
-/// `Err(reason)`: meant as a message but the name is malformed.
+/// `Ok(None)`: not a message file at all (hidden, an editor artifact, another extension);
+/// leave it. `Err(reason)`: meant as a message but the name is malformed.
 pub fn parse_send_name(name: &str) -> Result<Option<(ActorId, MessageId)>, String> {
     if is_ignored(name) {
         return Ok(None);
     }
-    let Some(stem) = name.strip_suffix(MESSAGE_EXT) else {
-        return Ok(None);
+    let stem = match name.strip_suffix(MESSAGE_EXT) {
+        Some(stem) => stem,
+        // No extension: a message if it has the separator (`notes.txt`, `x::y.bak` are not).
+        None => match name.split_once(SEND_SEPARATOR) {
+            Some((_, id)) if !id.contains('.') => name,
+            _ => return Ok(None),
+        },
     };
     let Some((to, id)) = stem.split_once(SEND_SEPARATOR) else {
         return Err(format!(
@@ -421,7 +461,13 @@ pub fn parse_dead_letter_name(name: &str) -> Option<(ActorId, MessageId)> {
 
 /// A hidden temp file beside `path` for an atomic write, unique to this process and call.
 pub fn temp_file(path: &Path) -> PathBuf {
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let full = path.file_name().unwrap_or_default().to_string_lossy();
+    // Shortened so that the temp name fits in a file name's 255 bytes.
+    let mut end = full.len().min(200);
+    while !full.is_char_boundary(end) {
+        end -= 1;
+    }
+    let name = &full[..end];
     path.with_file_name(format!(
         ".{name}.{}.{:08x}{TEMP_EXT}",
         own_pid(),
@@ -468,7 +514,10 @@ mod tests {
         let id = MessageId::parse("abc123").unwrap();
         let name = send_file_name(&to, &id);
         assert_eq!(name, "counter::abc123.json");
-        assert_eq!(parse_send_name(&name), Ok(Some((to, id))));
+        assert_eq!(parse_send_name(&name), Ok(Some((to.clone(), id.clone()))));
+        // The original EOS's names, without the extension.
+        assert_eq!(parse_send_name("counter::abc123"), Ok(Some((to, id))));
+        assert_eq!(parse_send_name("counter::abc.bak"), Ok(None));
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::path::Path;
 use crate::layout;
 
 /// The names of the pending messages in `spool`, in delivery order (by name). `current`,
-/// hidden files, editor artifacts and anything that is not a `.json` file are not pending.
+/// hidden files, editor artifacts, folders and anything that is not a `.json` file are not
+/// pending. Something else with a message's name (a FIFO, a link) is listed: it is a mistake
+/// to report, not a file to pass over.
 pub fn pending(spool: &Path) -> io::Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in fs::read_dir(spool)? {
@@ -17,7 +19,7 @@ pub fn pending(spool: &Path) -> io::Result<Vec<String>> {
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        if layout::is_pending_name(&name) && entry.file_type().is_ok_and(|t| t.is_file()) {
+        if layout::is_pending_name(&name) && entry.file_type().is_ok_and(|t| !t.is_dir()) {
             names.push(name);
         }
     }

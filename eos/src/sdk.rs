@@ -18,10 +18,14 @@
 use std::ffi::OsString;
 use std::fs;
 use std::io;
+use std::os::fd::AsFd;
 use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use serde::Serialize;
@@ -131,7 +135,13 @@ pub struct Actor {
     args: Args,
     root: Root,
     signals: SignalFd,
+    /// The current message could not be handled yet (deferred, or its state could not be
+    /// written): it stays, and is tried again shortly without waiting for another signal.
+    retry: bool,
 }
+
+/// How soon a message that could not be handled yet is tried again.
+const RETRY: Duration = Duration::from_secs(1);
 
 impl Actor {
     /// Reads argv and gets ready for SIGUSR1. Call it first thing in `main`.
@@ -152,6 +162,7 @@ impl Actor {
             args,
             root,
             signals,
+            retry: false,
         })
     }
 
@@ -167,17 +178,54 @@ impl Actor {
     /// Handles messages until SIGTERM or SIGINT. The state is read from the state file before
     /// every message (a person may have edited it); `null` or a missing file reads as
     /// `S::default()`.
-    pub fn run<S, F>(mut self, mut handler: F) -> Result<()>
+    pub fn run<S, F>(self, handler: F) -> Result<()>
     where
         S: Serialize + DeserializeOwned + Default,
         F: FnMut(&mut Context, S, Envelope) -> Result<S>,
     {
+        self.run_watching(None, || {}, handler)
+    }
+
+    /// [`run`](Self::run), and also calls `changed` as soon as the file `watch` is written or
+    /// replaced (an actor's script, say); a message waiting to be tried again is tried then.
+    pub fn run_watching<S, F, C>(
+        mut self,
+        watch: Option<&Path>,
+        mut changed: C,
+        mut handler: F,
+    ) -> Result<()>
+    where
+        S: Serialize + DeserializeOwned + Default,
+        F: FnMut(&mut Context, S, Envelope) -> Result<S>,
+        C: FnMut(),
+    {
+        let watcher = watch.map(Watcher::new).transpose()?;
         loop {
             if self.handle_current(&mut handler)? {
                 continue;
             }
-            let info = self.signals.read_signal().context("waiting for a signal")?;
-            if let Some(info) = info {
+            let timeout = if self.retry {
+                PollTimeout::try_from(RETRY).unwrap_or(PollTimeout::MAX)
+            } else {
+                PollTimeout::NONE
+            };
+            let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+            if let Some(w) = &watcher {
+                fds.push(PollFd::new(w.inotify.as_fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, timeout) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e).context("waiting for a signal"),
+            }
+            let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+            let (signalled, touched) = (ready(&fds[0]), fds.get(1).is_some_and(ready));
+            drop(fds);
+            if touched && watcher.as_ref().is_some_and(Watcher::changed) {
+                changed();
+            }
+            if signalled
+                && let Some(info) = self.signals.read_signal().context("reading a signal")?
+            {
                 let signo = info.ssi_signo as i32;
                 if signo == Signal::SIGTERM as i32 || signo == Signal::SIGINT as i32 {
                     return Ok(());
@@ -194,14 +242,22 @@ impl Actor {
     {
         let bytes = match fsio::read_limited(&self.args.message_file, MAX_READ) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(e).context("reading the current message"),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.retry = false;
+                return Ok(false);
+            }
+            Err(e) => {
+                // Not a file that can be read (a FIFO, a link, too large): it goes, with why.
+                self.set_aside(None, &format!("the message cannot be read: {e}"))?;
+                return Ok(true);
+            }
         };
-        let envelope = numbers::check_exact(&bytes)
-            .map_err(|e| format!("the message cannot be delivered unchanged: {e}"))
-            .and_then(|()| {
-                serde_json::from_slice::<Envelope>(&bytes)
-                    .map_err(|e| format!("the message is not a valid envelope: {e}"))
+        let envelope = serde_json::from_slice::<Envelope>(&bytes)
+            .map_err(|e| format!("the message is not a valid envelope: {e}"))
+            .and_then(|envelope| {
+                numbers::check_exact(&bytes)
+                    .map(|()| envelope)
+                    .map_err(|e| format!("the message cannot be delivered unchanged: {e}"))
             });
         let envelope = match envelope {
             Ok(envelope) => envelope,
@@ -226,7 +282,10 @@ impl Actor {
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, state, envelope)));
         let new_state = match outcome {
             Ok(Ok(state)) => state,
-            Ok(Err(e)) if e.downcast_ref::<Defer>().is_some() => return Ok(false),
+            Ok(Err(e)) if e.downcast_ref::<Defer>().is_some() => {
+                self.retry = true;
+                return Ok(false);
+            }
             Ok(Err(e)) => {
                 self.set_aside(id.as_ref(), &format!("the handler failed: {e:#}"))?;
                 return Ok(true);
@@ -243,11 +302,22 @@ impl Actor {
         };
         // Sends first, then the state, then the message is done: a crash in between means the
         // message is delivered again (at-least-once), never that an effect is half-made.
+        // A send or the state that cannot be written (a full disk, say) leaves the message
+        // where it is, to be tried again: it is never lost, and never deleted unrecorded.
         let scratch = self.dir().scratch_dir();
-        for (to, envelope) in ctx.outbox {
-            envelope.post_via(&scratch, &self.root, &to)?;
+        let written = ctx
+            .outbox
+            .into_iter()
+            .try_for_each(|(to, envelope)| envelope.post_via(&scratch, &self.root, &to).map(drop))
+            .and_then(|()| {
+                fsio::write_json_atomic_via(&scratch, &self.args.state_file, &new_state)
+            });
+        if let Err(e) = written {
+            eprintln!("{e:#}; the message stays and is tried again");
+            self.retry = true;
+            return Ok(false);
         }
-        fsio::write_json_atomic_via(&scratch, &self.args.state_file, &new_state)?;
+        self.retry = false;
         match fs::remove_file(&self.args.message_file) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
                 Err(e).context("deleting the current message")
@@ -260,9 +330,10 @@ impl Actor {
         let path = &self.args.state_file;
         let value: Value = match fsio::read_limited(path, MAX_READ) {
             Ok(bytes) => {
+                let value = serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{} is not valid JSON", path.display()))?;
                 numbers::check_exact(&bytes).map_err(|e| anyhow!("{}: {e}", path.display()))?;
-                serde_json::from_slice(&bytes)
-                    .with_context(|| format!("{} is not valid JSON", path.display()))?
+                value
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Value::Null,
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
@@ -305,5 +376,46 @@ pub fn set_aside_current(args: &Args, id: Option<&MessageId>, reason: &str) -> R
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => bail!("could not set the message aside ({reason}): {e}"),
+    }
+}
+
+/// Watches one file for being written or replaced, through its folder (an editor that saves by
+/// renaming replaces the file, and a watch on the file itself would go with the old one).
+struct Watcher {
+    inotify: Inotify,
+    name: std::ffi::OsString,
+}
+
+impl Watcher {
+    fn new(file: &Path) -> Result<Self> {
+        let dir = file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = file.file_name().unwrap_or_default().to_os_string();
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+        inotify
+            .add_watch(
+                dir,
+                AddWatchFlags::IN_CLOSE_WRITE
+                    | AddWatchFlags::IN_MOVED_TO
+                    | AddWatchFlags::IN_CREATE,
+            )
+            .with_context(|| format!("watching {}", dir.display()))?;
+        Ok(Watcher { inotify, name })
+    }
+
+    /// Whether the events waiting are about the file.
+    fn changed(&self) -> bool {
+        let mut hit = false;
+        while let Ok(events) = self.inotify.read_events() {
+            if events.is_empty() {
+                break;
+            }
+            hit |= events
+                .iter()
+                .any(|e| e.name.as_deref() == Some(self.name.as_os_str()));
+        }
+        hit
     }
 }

@@ -127,30 +127,40 @@ fn run(cli: Cli) -> Result<()> {
         first_state(&script, &mut worker, &cli.state_file);
     }
 
-    actor.run(|ctx, state: serde_json::Value, msg| {
-        refresh(&mut script, &context, &dir);
-        let Some(compiled) = script.compiled() else {
-            // Nothing runnable yet: the message waits for a script that compiles.
-            let problem = script.problem().unwrap_or("the script is missing");
-            return Err(Defer(problem.to_owned()).into());
-        };
-        let state = if state.is_null() {
-            worker
-                .run(&compiled, Call::Init)
-                .map_err(|e| anyhow!(e))?
-                .state
-        } else {
-            state
-        };
-        let msg = serde_json::to_value(&msg)?;
-        let outcome = worker
-            .run(&compiled, Call::Handle { state, msg })
-            .map_err(|e| anyhow!(e))?;
-        for (to, payload) in outcome.sent {
-            ctx.send(&to, payload)?;
-        }
-        Ok(outcome.state)
-    })
+    // Saved scripts are compiled at once, so a mistake shows in `problem.txt` (and in `eos
+    // list`) before any message comes, and a message waiting for a script that compiles goes.
+    let script = std::cell::RefCell::new(script);
+    let changed = || refresh(&mut script.borrow_mut(), &context, &dir);
+    let watched = script.borrow().path().to_path_buf();
+    actor.run_watching(
+        Some(&watched),
+        changed,
+        |ctx, state: serde_json::Value, msg| {
+            let mut script = script.borrow_mut();
+            refresh(&mut script, &context, &dir);
+            let Some(compiled) = script.compiled() else {
+                // Nothing runnable yet: the message waits for a script that compiles.
+                let problem = script.problem().unwrap_or("the script is missing");
+                return Err(Defer(problem.to_owned()).into());
+            };
+            let state = if state.is_null() {
+                worker
+                    .run(&compiled, Call::Init)
+                    .map_err(|e| anyhow!(e))?
+                    .state
+            } else {
+                state
+            };
+            let msg = serde_json::to_value(&msg)?;
+            let outcome = worker
+                .run(&compiled, Call::Handle { state, msg })
+                .map_err(|e| anyhow!(e))?;
+            for (to, payload) in outcome.sent {
+                ctx.send(&to, payload)?;
+            }
+            Ok(outcome.state)
+        },
+    )
 }
 
 /// Recompiles the script if it changed, and tells a person about it: the actor's log, and

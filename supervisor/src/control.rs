@@ -96,7 +96,7 @@ impl Supervisor {
         };
         match delivery::place(a, &file, &mut self.intake, &mut self.history, now, true) {
             Placed::Delivered { message, payload } => {
-                a.slot.signal(now, self.config.tick, &Usr1(&a.lifecycle));
+                a.slot.signal(&Usr1(&a.lifecycle));
                 self.policy.delivered(now);
                 Ok(Delivered {
                     actor,

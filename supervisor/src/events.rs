@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use eos::ActorId;
 use nix::errno::Errno;
+use nix::libc;
 use nix::poll::{PollFd, PollFlags, ppoll};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use nix::sys::signal::{SigSet, Signal};
@@ -58,7 +59,7 @@ pub enum Event {
 /// The signals the supervisor reads. Besides its own, the ones whose default action would kill
 /// it and that others may send it by mistake or habit (the original `act cleanup` sent SIGUSR2):
 /// they mean "look again", or nothing.
-const SIGNALS: [Signal; 11] = [
+const SIGNALS: [Signal; 16] = [
     Signal::SIGUSR1,
     Signal::SIGCHLD,
     Signal::SIGTERM,
@@ -70,6 +71,11 @@ const SIGNALS: [Signal; 11] = [
     Signal::SIGALRM,
     Signal::SIGVTALRM,
     Signal::SIGPROF,
+    Signal::SIGIO,
+    Signal::SIGPWR,
+    Signal::SIGSTKFLT,
+    Signal::SIGXCPU,
+    Signal::SIGXFSZ,
 ];
 
 pub struct Events {
@@ -87,6 +93,12 @@ impl Events {
             mask.add(signal);
         }
         mask.thread_block().context("blocking signals")?;
+        // Real-time signals would end the process by default; nobody should send them, and
+        // they mean nothing here. (Children get their default action back before exec.)
+        for signal in libc::SIGRTMIN()..=libc::SIGRTMAX() {
+            // SAFETY: setting a disposition to SIG_IGN installs no handler code.
+            unsafe { libc::signal(signal, libc::SIG_IGN) };
+        }
         let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
             .context("creating a signalfd")?;
         let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)

@@ -40,6 +40,9 @@ struct Cli {
     /// while the journal cannot be written
     #[arg(long)]
     record: bool,
+    /// Use the root even if it is a system folder or holds other things
+    #[arg(long)]
+    force: bool,
     /// More output (-v: debug, -vv: trace); RUST_LOG also works
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -74,7 +77,7 @@ fn run(cli: Cli) -> Result<()> {
             root
         }
     };
-    let claim = Claim::take(&root)?;
+    let claim = Claim::take(&root, cli.force)?;
     // Orphans of actors (a shell's leftover children) come to us, as they would to PID 1, and
     // are reaped with the actors: no zombies even where PID 1 does not reap.
     if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {

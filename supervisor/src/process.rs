@@ -51,6 +51,9 @@ pub fn launch(root: &Root, id: &ActorId, record: &SpawnRequest) -> io::Result<Pi
                     let _ = signal::signal(signal, SigHandler::SigDfl);
                 }
             }
+            for signal in nix::libc::SIGRTMIN()..=nix::libc::SIGRTMAX() {
+                nix::libc::signal(signal, nix::libc::SIG_DFL);
+            }
             prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
             // The supervisor may have died before the line above: then nobody would kill us.
             if getppid() != supervisor {

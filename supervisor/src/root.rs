@@ -19,9 +19,13 @@ pub struct Claim {
 }
 
 impl Claim {
-    /// Creates the root's folders (mode 0700), refuses a root that other users can write to,
-    /// takes the lock and writes `.pid`.
-    pub fn take(root: &Path) -> Result<Claim> {
+    /// Creates the root's folders (mode 0700), refuses a root that other users can write to
+    /// and (unless `force`) a system folder or a folder that holds something other than an EOS
+    /// root, takes the lock and writes `.pid`.
+    pub fn take(root: &Path, force: bool) -> Result<Claim> {
+        if !force {
+            refuse_unsuitable(root)?;
+        }
         DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -75,6 +79,72 @@ impl Claim {
     pub fn release(self) {
         let _ = fs::remove_file(self.root.pid_file());
     }
+}
+
+/// Folders that are never a root: the supervisor would fill them with its own.
+const SYSTEM: [&str; 24] = [
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/local",
+    "/var",
+];
+
+/// Refuses a root that is a system folder, a home folder, or a folder with other things in it
+/// (a typo such as `supervisor .` in a project). An EOS root that was used (it has `running/`
+/// or `.lock`), or that holds only EOS's own files, is fine.
+fn refuse_unsuitable(root: &Path) -> Result<()> {
+    let Ok(path) = fs::canonicalize(root) else {
+        return Ok(()); // It does not exist yet: it will be made.
+    };
+    let home = std::env::var_os("HOME").and_then(|h| fs::canonicalize(h).ok());
+    if SYSTEM.iter().any(|s| path == Path::new(s)) || home.as_deref() == Some(&path) {
+        bail!(
+            "{} is a system folder, not a root for actors; choose a folder of its own (or \
+             --force)",
+            path.display()
+        );
+    }
+    let names = fsio::names(&path).with_context(|| format!("reading {}", path.display()))?;
+    let used = names.iter().any(|n| n == "running" || n == ".lock");
+    let own = Root::new(&path).own_names();
+    let foreign: Vec<&String> = names
+        .iter()
+        .filter(|n| !own.contains(&n.as_str()))
+        .collect();
+    if !used && !foreign.is_empty() {
+        bail!(
+            "{} is not empty and is not an EOS root (it has {}{}); choose an empty or new \
+             folder (or --force)",
+            path.display(),
+            foreign[..foreign.len().min(3)]
+                .iter()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if foreign.len() > 3 { ", …" } else { "" }
+        );
+    }
+    Ok(())
 }
 
 /// A folder in the root must be a real directory, owned by this user, that nobody else can

@@ -4,19 +4,18 @@
 //! ```text
 //!   Free ──place──> Placed ──signal──> Signalled ──finished──> Free
 //!                     ^                    │
-//!                     └──process gone──────┘   (the next process must be told again)
+//!                     └──process gone──────┘   (the next process must be told)
 //! ```
 //!
-//! Signals can be merged or dropped (a shell may drop one that arrives while it runs its trap),
-//! so a `current` still there at `retry_at` is signalled again, less often each time.
+//! One signal per delivery: an actor is told once that its `current` is there. It is signalled
+//! only once it takes SIGUSR1 (the lifecycle checks that it catches or blocks it), so the signal
+//! cannot be lost or kill it; signalling again while it works would make a shell actor that
+//! works in its trap run the trap again, and handle the message again. The one case where the
+//! signal provably did not reach anyone is a process that exited: the next one is told.
 
 use std::io;
-use std::time::{Duration, Instant};
 
 use eos::MessageId;
-
-/// First wait before signalling again for a `current` that is still there.
-pub const FIRST_RESIGNAL: Duration = Duration::from_millis(50);
 
 /// Sends the actor SIGUSR1.
 pub trait Signaller {
@@ -31,11 +30,7 @@ pub enum Slot {
     /// crash, or put there by a person).
     Placed { message: MessageId },
     /// The actor was told; waiting for it to delete `current`.
-    Signalled {
-        message: MessageId,
-        retry_at: Instant,
-        backoff: Duration,
-    },
+    Signalled { message: MessageId },
 }
 
 impl Slot {
@@ -47,8 +42,13 @@ impl Slot {
     pub fn message(&self) -> Option<&MessageId> {
         match self {
             Slot::Free => None,
-            Slot::Placed { message } | Slot::Signalled { message, .. } => Some(message),
+            Slot::Placed { message } | Slot::Signalled { message } => Some(message),
         }
+    }
+
+    /// Whether a message is there that the actor has not been told about.
+    pub fn needs_signal(&self) -> bool {
+        matches!(self, Slot::Placed { .. })
     }
 
     /// A message became `current`.
@@ -56,31 +56,15 @@ impl Slot {
         *self = Slot::Placed { message };
     }
 
-    /// Tells the actor about a placed message (or again, for a signalled one). A signal that
-    /// cannot be sent (the process just exited) leaves it placed for the next process.
-    pub fn signal(&mut self, now: Instant, max_backoff: Duration, to: &dyn Signaller) {
-        let (message, backoff) = match std::mem::replace(self, Slot::Free) {
-            Slot::Free => return,
-            Slot::Placed { message } => (message, FIRST_RESIGNAL),
-            Slot::Signalled {
-                message, backoff, ..
-            } => (message, (backoff * 2).min(max_backoff)),
-        };
-        *self = match to.usr1() {
-            Ok(()) => Slot::Signalled {
-                message,
-                retry_at: now + backoff,
-                backoff,
-            },
-            Err(_) => Slot::Placed { message },
-        };
-    }
-
-    /// When the actor should be signalled again, if it has been signalled.
-    pub fn retry_at(&self) -> Option<Instant> {
-        match self {
-            Slot::Signalled { retry_at, .. } => Some(*retry_at),
-            _ => None,
+    /// Tells the actor about a placed message, once. A signal that cannot be sent (the process
+    /// just exited) leaves it placed for the next process.
+    pub fn signal(&mut self, to: &dyn Signaller) {
+        if let Slot::Placed { message } = self
+            && to.usr1().is_ok()
+        {
+            *self = Slot::Signalled {
+                message: message.clone(),
+            };
         }
     }
 
@@ -88,13 +72,13 @@ impl Slot {
     pub fn finished(&mut self) -> Option<MessageId> {
         match std::mem::replace(self, Slot::Free) {
             Slot::Free => None,
-            Slot::Placed { message } | Slot::Signalled { message, .. } => Some(message),
+            Slot::Placed { message } | Slot::Signalled { message } => Some(message),
         }
     }
 
-    /// The process that was told is gone: whoever runs next must be told again.
+    /// The process that was told is gone: whoever runs next must be told.
     pub fn process_gone(&mut self) {
-        if let Slot::Signalled { message, .. } = self {
+        if let Slot::Signalled { message } = self {
             *self = Slot::Placed {
                 message: message.clone(),
             };
@@ -129,41 +113,40 @@ mod tests {
     }
 
     #[test]
-    fn a_message_goes_through_the_slot_and_frees_it() {
+    fn a_message_is_signalled_once_and_frees_the_slot() {
         let to = Counter::default();
-        let now = Instant::now();
         let mut slot = Slot::Free;
-        slot.signal(now, Duration::from_secs(2), &to);
+        slot.signal(&to);
         assert_eq!(to.sent.get(), 0, "nothing to signal in a free slot");
         slot.place(m("a"));
-        assert_eq!(slot.retry_at(), None);
-        slot.signal(now, Duration::from_secs(2), &to);
-        assert_eq!(to.sent.get(), 1);
-        assert_eq!(slot.retry_at(), Some(now + FIRST_RESIGNAL));
+        assert!(slot.needs_signal());
+        for _ in 0..5 {
+            slot.signal(&to);
+        }
+        assert_eq!(to.sent.get(), 1, "one signal per delivery");
+        assert!(!slot.needs_signal());
         assert_eq!(slot.finished(), Some(m("a")));
         assert!(slot.is_free());
     }
 
     #[test]
-    fn resignals_back_off_to_the_cap_and_a_lost_process_is_told_again() {
+    fn the_next_process_is_told_and_a_failed_signal_keeps_the_message_placed() {
         let to = Counter::default();
-        let now = Instant::now();
-        let cap = Duration::from_millis(300);
         let mut slot = Slot::Free;
         slot.place(m("a"));
-        for _ in 0..6 {
-            slot.signal(now, cap, &to);
-        }
-        assert_eq!(slot.retry_at(), Some(now + cap));
+        slot.signal(&to);
         slot.process_gone();
         assert_eq!(slot, Slot::Placed { message: m("a") });
         to.fail.set(true);
-        slot.signal(now, cap, &to);
+        slot.signal(&to);
         assert_eq!(
             slot,
             Slot::Placed { message: m("a") },
             "kept for the next one"
         );
-        assert_eq!(to.sent.get(), 6);
+        to.fail.set(false);
+        slot.signal(&to);
+        assert_eq!(to.sent.get(), 2);
+        assert_eq!(slot.message(), Some(&m("a")));
     }
 }

@@ -196,8 +196,6 @@ impl Supervisor {
     fn deliver_due(&mut self, now: Instant) -> Option<Instant> {
         let mut wake: Option<Instant> = None;
         let mut soon = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
-        let max_backoff = self.config.tick;
-        let mut finished = Vec::new();
         for actor in self.registry.iter_mut() {
             let has_mail = !actor.slot.is_free() || !actor.queue.is_empty();
             if has_mail && !actor.lifecycle.poll_ready(now) {
@@ -206,24 +204,9 @@ impl Supervisor {
                 }
                 continue;
             }
-            match actor.slot.retry_at() {
-                Some(t) if t <= now => {
-                    if actor.dir.current_file().exists() {
-                        debug!("{}: current is still there, signalling again", actor.id);
-                        actor.slot.signal(now, max_backoff, &Usr1(&actor.lifecycle));
-                    } else {
-                        // Handled; its file event is still on the way.
-                        finished.push(actor.id.clone());
-                    }
-                }
-                Some(_) => {}
-                None if matches!(actor.slot, crate::slot::Slot::Placed { .. }) => {
-                    actor.slot.signal(now, max_backoff, &Usr1(&actor.lifecycle));
-                }
-                None => {}
-            }
-            if let Some(t) = actor.slot.retry_at() {
-                soon(t);
+            // A `current` restored, put there by hand, or left for a process that exited.
+            if actor.slot.needs_signal() {
+                actor.slot.signal(&Usr1(&actor.lifecycle));
             }
             if let Some(t) = actor.held_until {
                 if t > now {
@@ -232,9 +215,6 @@ impl Supervisor {
                     actor.held_until = None;
                 }
             }
-        }
-        for id in finished {
-            self.current_done(&id, None);
         }
         if self.history.blocks_delivery() {
             soon(now + Duration::from_millis(500));
@@ -270,9 +250,7 @@ impl Supervisor {
         };
         match delivery::place(actor, file, &mut self.intake, &mut self.history, now, false) {
             Placed::Delivered { .. } => {
-                actor
-                    .slot
-                    .signal(now, self.config.tick, &Usr1(&actor.lifecycle));
+                actor.slot.signal(&Usr1(&actor.lifecycle));
                 true
             }
             Placed::Occupied => {
@@ -333,7 +311,13 @@ impl Supervisor {
         let envelope = match self.intake.read(&current, "message") {
             Read::Bytes(bytes) => envelope::check(&bytes, &fresh).ok().map(|(e, _)| e),
             Read::Gone => return,
-            Read::Refused(_) => None,
+            Read::Refused(reason) => {
+                // A FIFO, a link, a device: not for the actor to open.
+                actor.queue.expect(CURRENT, Change::Left);
+                self.intake
+                    .set_aside_message(&mut self.history, &current, id, &fresh, &reason);
+                return;
+            }
         };
         // What the actor makes of it is its own business: a file that is not a message is
         // recorded with no payload, and the actor sets it aside.

@@ -270,8 +270,16 @@ fn measure_eos(
 
     if !options.deep.is_empty() {
         let mut deep = serde_json::Map::new();
+        let mut deep_floor = serde_json::Map::new();
         let mut first_rate = None;
+        let mut first_floor = None;
         for &depth in &options.deep {
+            let floor = median(
+                (0..options.rounds)
+                    .map(|_| queue_floor(&dir.join("queue-floor"), depth))
+                    .collect::<Result<Vec<f64>>>()?,
+            );
+            let first_floor = *first_floor.get_or_insert(floor);
             let probe = start_probe(root, &format!("deep-{depth}"))?;
             let rates = (0..options.rounds)
                 .map(|_| deep_queue(root, &probe, depth))
@@ -280,13 +288,17 @@ fn measure_eos(
             let first = *first_rate.get_or_insert(rate);
             out.say(format!(
                 "deep queue:        {depth} queued to one actor drain at {rate:.0} msgs/s \
-                 ({:.2} of the first depth's rate; median of {} rounds)",
+                 ({:.2} of the first depth's rate; the same file operations alone: {floor:.0}/s, \
+                 {:.2}; median of {} rounds)",
                 rate / first,
+                floor / first_floor,
                 options.rounds
             ))?;
             deep.insert(depth.to_string(), json!(rate));
+            deep_floor.insert(depth.to_string(), json!(floor));
         }
         figures["deep_queue_msgs_per_s"] = Value::Object(deep);
+        figures["deep_queue_floor_per_s"] = Value::Object(deep_floor);
     }
 
     if many {
@@ -472,6 +484,33 @@ fn deep_queue(root: &Root, probe: &ActorId, depth: u32) -> Result<f64> {
     })
     .ok_or_else(|| anyhow!("the queue of {depth} did not drain"))?;
     Ok(f64::from(depth) / start.elapsed().as_secs_f64())
+}
+
+/// The floor of a deep queue: `depth` message files in one folder, each renamed to `current`,
+/// read and deleted in name order, with nothing else in between. Files per second.
+fn queue_floor(dir: &Path, depth: u32) -> Result<f64> {
+    let _ = fs::remove_dir_all(dir);
+    fs::create_dir_all(dir)?;
+    let floor = Floor::new(dir);
+    let current = floor.inbox("a");
+    fs::create_dir_all(floor.peer_dir("a"))?;
+    let id = MessageId::generate();
+    let body = serde_json::to_vec(&Envelope::new(id.clone(), None, json!(0)))?;
+    let names: Vec<_> = (0..u64::from(depth))
+        .map(|n| floor.peer_dir("a").join(layout::spool_file_name(n, &id)))
+        .collect();
+    for name in &names {
+        fs::write(name, &body)?;
+    }
+    let start = Instant::now();
+    for name in &names {
+        fs::rename(name, &current)?;
+        fsio::read_limited(&current, 1 << 20)?;
+        fs::remove_file(&current)?;
+    }
+    let rate = f64::from(depth) / start.elapsed().as_secs_f64();
+    fs::remove_dir_all(dir)?;
+    Ok(rate)
 }
 
 /// Spawns `count` script actors, gives each a message, and measures: the seconds until every

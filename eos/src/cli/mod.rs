@@ -60,6 +60,9 @@ enum Command {
         /// while the journal cannot be written
         #[arg(long)]
         record: bool,
+        /// Use the root even if it is a system folder or holds other things
+        #[arg(long)]
+        force: bool,
     },
     /// Stop the supervisor and its actors, keeping them on disk: `eos up` starts them again
     Down,
@@ -202,6 +205,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             grace,
             slow_motion,
             record,
+            force,
         } => system::up(
             &root,
             &out,
@@ -210,6 +214,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 grace,
                 slow_motion,
                 record,
+                force,
             },
             fallback,
         ),

@@ -57,6 +57,8 @@ pub struct UpOptions {
     pub slow_motion: Option<String>,
     /// Record every payload in full; deliver nothing unrecorded.
     pub record: bool,
+    /// Use the root even if it is a system folder or holds other things.
+    pub force: bool,
 }
 
 impl UpOptions {
@@ -67,6 +69,7 @@ impl UpOptions {
             grace: "5s".into(),
             slow_motion: None,
             record: false,
+            force: false,
         }
     }
 }
@@ -119,6 +122,7 @@ pub fn up(
                 .flat_map(|d| ["--slow-motion", d.as_str()]),
         )
         .args(options.record.then_some("--record"))
+        .args(options.force.then_some("--force"))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);

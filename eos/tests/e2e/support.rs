@@ -341,8 +341,12 @@ pub fn tree(dir: &Path) -> String {
         let mut entries: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
         entries.sort();
         for entry in entries.into_iter().rev() {
+            let meta = fs::symlink_metadata(&entry);
             if entry.is_dir() {
                 stack.push(entry);
+            } else if !meta.is_ok_and(|m| m.is_file()) {
+                // A FIFO would block the reader: shown, not read.
+                out.push_str(&format!("{}: (not a regular file)\n", entry.display()));
             } else {
                 let text = fs::read_to_string(&entry).unwrap_or_default();
                 let shown: String = text.chars().take(200).collect();

@@ -1,0 +1,157 @@
+//! Hardening and compatibility: files that are not files, signals that are not the
+//! supervisor's, roots that are not roots, names that are too long, and programs written for
+//! the original EOS.
+
+use std::fs;
+use std::path::Path;
+
+use nix::sys::stat::Mode;
+use nix::unistd::mkfifo;
+use serde_json::json;
+
+use crate::support::*;
+
+fn fifo(path: &Path) {
+    mkfifo(path, Mode::S_IRUSR | Mode::S_IWUSR).unwrap();
+}
+
+fn seed_naive() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/fixtures/seed_naive.sh")
+}
+
+#[test]
+fn an_actor_that_works_in_its_trap_gets_each_message_exactly_once() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("naive", &seed_naive(), &[]);
+    for n in 0..3 {
+        sys.send("naive", &format!("n{n}"), &format!(r#"{{"n": {n}}}"#));
+    }
+    wait_until("all three are handled", || sys.state("naive")["count"] == 3);
+    wait_until("nothing waits", || sys.ls("running/naive/spool").is_empty());
+    let got = fs::read_to_string(sys.actor_dir("naive").join("got.log")).unwrap();
+    assert_eq!(got.matches("\"payload\"").count(), 3, "{got}");
+    assert_eq!(sys.state("naive")["count"], 3);
+}
+
+#[test]
+fn messages_named_as_the_original_eos_named_them_are_routed() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("c", &counter_sh(), &[]);
+    sys.put("send/c::8c2f5e1d-1111", "{}");
+    wait_until("it is handled", || sys.handled("c") == ["8c2f5e1d-1111"]);
+    sys.put("send/c::notes.bak", "{}");
+    assert!(
+        sys.path("send/c::notes.bak").exists(),
+        "other extensions are not messages"
+    );
+}
+
+#[test]
+fn fifos_anywhere_neither_block_the_supervisor_nor_stop_it() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("t", &tally(), &[]);
+    for place in [
+        "send/t::f1.json",
+        "spawn/f2.json",
+        "control/f3.json",
+        "dead/f4.json.reason",
+        "running/t/spool/000000000099-f5.json",
+    ] {
+        fifo(&sys.path(place));
+    }
+    sys.send("t", "after", "{}");
+    wait_until("the next message is still handled", || {
+        sys.state("t")["count"] == 1
+    });
+    sys.wait_dead("dead", "t::f1.json");
+    let reason = sys.wait_dead("dead/spawn", "f2.json");
+    assert!(reason.contains("FIFO"), "{reason}");
+    wait_until("the FIFO in the spool is set aside", || {
+        sys.ls("dead").iter().any(|n| n.starts_with("t::f5"))
+    });
+    // A state that is a FIFO: the message that would read it goes to dead/ with why.
+    let state = sys.actor_dir("t").join("state.json");
+    fs::remove_file(&state).unwrap();
+    fifo(&state);
+    sys.send("t", "blocked", "{}");
+    let reason = sys.wait_dead("dead", "t::blocked.json");
+    assert!(reason.contains("FIFO"), "{reason}");
+    assert!(sys.stop().success(), "SIGTERM still stops it");
+}
+
+#[test]
+fn signals_that_are_not_the_supervisors_do_not_stop_it() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("c", &counter_sh(), &[]);
+    let pid = sys.supervisor_pid();
+    for name in ["USR2", "PIPE", "WINCH", "IO", "ALRM", "XFSZ", "RTMIN+3"] {
+        signal(pid, name);
+    }
+    sys.send("c", "m1", "{}");
+    wait_until("it still delivers", || sys.handled("c") == ["m1"]);
+    assert!(alive(pid));
+}
+
+#[test]
+fn system_folders_and_foreign_folders_are_refused_as_roots() {
+    let sys = System::new();
+    for root in ["/", "/etc", "/usr"] {
+        let out = std::process::Command::new(bin("supervisor"))
+            .arg(root)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{root}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("system folder"), "{root}: {err}");
+    }
+    fs::create_dir_all(&sys.root).unwrap();
+    fs::write(sys.root.join("Cargo.toml"), "[package]").unwrap();
+    let out = sys.run_supervisor(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not an EOS root") && err.contains("Cargo.toml"),
+        "{err}"
+    );
+    assert!(sys.root.join("Cargo.toml").exists() && !sys.root.join("spawn").exists());
+    // --force takes it anyway.
+    let mut sys = sys;
+    sys.start_with(&["--force"]);
+    assert!(sys.root.join("spawn").is_dir());
+}
+
+#[test]
+fn a_dead_letter_whose_name_is_too_long_still_gets_its_reason() {
+    let mut sys = System::new();
+    sys.start();
+    let name = format!("{}.json", "n".repeat(240));
+    sys.put(&format!("send/{name}"), "{}");
+    wait_until("it is set aside with a reason", || {
+        sys.ls("dead").iter().any(|n| n.ends_with(".reason"))
+    });
+    let reason = sys
+        .ls("dead")
+        .into_iter()
+        .find(|n| n.ends_with(".reason"))
+        .unwrap();
+    let text = fs::read_to_string(sys.path(&format!("dead/{reason}"))).unwrap();
+    assert!(text.contains("does not follow"), "{text}");
+}
+
+#[test]
+fn a_state_that_is_not_json_is_said_to_be_not_json() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("t", &tally(), &[]);
+    fs::write(sys.actor_dir("t").join("state.json"), "-").unwrap();
+    sys.send("t", "m1", "{}");
+    let reason = sys.wait_dead("dead", "t::m1.json");
+    assert!(reason.contains("not valid JSON"), "{reason}");
+    assert_eq!(
+        json!(fs::read_to_string(sys.actor_dir("t").join("state.json")).unwrap()),
+        json!("-")
+    );
+}
