@@ -22,13 +22,18 @@ pub enum Request {
     /// Deliver this pending message next: a message id, a unique part of one (as `eos log`
     /// shows them), or a spool file name.
     Deliver { message: String },
+    /// Start an actor that is not running again: same id, state and mail.
+    Restart { actor: ActorId },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Reply {
     /// What was delivered, or why nothing was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered: Option<Delivered>,
+    /// The actor started again, for a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarted: Option<ActorId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Refusal>,
 }
@@ -38,12 +43,16 @@ impl Reply {
         match outcome {
             Ok(delivered) => Reply {
                 delivered: Some(delivered),
-                error: None,
+                ..Reply::default()
             },
-            Err(refusal) => Reply {
-                delivered: None,
-                error: Some(refusal),
-            },
+            Err(refusal) => Reply::refused(refusal),
+        }
+    }
+
+    pub fn refused(refusal: Refusal) -> Self {
+        Reply {
+            error: Some(refusal),
+            ..Reply::default()
         }
     }
 }
@@ -99,6 +108,10 @@ pub enum Refusal {
     Invalid {
         reason: String,
     },
+    /// A restart of an actor that runs.
+    AlreadyRunning {
+        actor: String,
+    },
 }
 
 impl Refusal {
@@ -141,6 +154,9 @@ impl fmt::Display for Refusal {
                 )
             }
             Refusal::Invalid { reason } => write!(f, "not a control request: {reason}"),
+            Refusal::AlreadyRunning { actor } => {
+                write!(f, "`{actor}` is running; stop it first (eos kill {actor})")
+            }
         }
     }
 }

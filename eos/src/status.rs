@@ -21,6 +21,8 @@ pub enum ActorStatus {
     },
     /// The process could not be started (for example, the program is gone).
     Failed { error: String, at: u64, starts: u32 },
+    /// Stopped with the supervisor (`eos down`); the next supervisor starts it again.
+    Stopped { at: u64, starts: u32 },
 }
 
 impl ActorStatus {
@@ -28,11 +30,21 @@ impl ActorStatus {
         matches!(self, ActorStatus::Running { .. })
     }
 
+    /// Whether a supervisor starting on the root starts it again: it was running, or stopped
+    /// with the last supervisor.
+    pub fn resumes(&self) -> bool {
+        matches!(
+            self,
+            ActorStatus::Running { .. } | ActorStatus::Stopped { .. }
+        )
+    }
+
     pub fn starts(&self) -> u32 {
         match self {
             ActorStatus::Running { starts, .. }
             | ActorStatus::Exited { starts, .. }
-            | ActorStatus::Failed { starts, .. } => *starts,
+            | ActorStatus::Failed { starts, .. }
+            | ActorStatus::Stopped { starts, .. } => *starts,
         }
     }
 
@@ -42,6 +54,7 @@ impl ActorStatus {
             ActorStatus::Running { .. } => "running",
             ActorStatus::Exited { .. } => "exited",
             ActorStatus::Failed { .. } => "failed",
+            ActorStatus::Stopped { .. } => "stopped",
         }
     }
 }

@@ -35,11 +35,41 @@ impl Supervisor {
                 return self.reply(name, Err(Refusal::Invalid { reason }));
             }
         };
+        if let Request::Restart { actor } = &request {
+            let reply = match self.restart(actor) {
+                Ok(()) => Reply {
+                    restarted: Some(actor.clone()),
+                    ..Reply::default()
+                },
+                Err(refusal) => Reply::refused(refusal),
+            };
+            return self.answer(name, &reply);
+        }
         let outcome = self.manual(&request);
         if let Ok(d) = &outcome {
             info!("delivered {} to {} by request", d.message, d.actor);
         }
         self.reply(name, outcome);
+    }
+
+    /// Starts an actor that is not running again, with its id, state and mail.
+    fn restart(&mut self, id: &ActorId) -> Result<(), Refusal> {
+        let Some(actor) = self.registry.get(id) else {
+            return Err(Refusal::NoSuchActor {
+                actor: id.to_string(),
+            });
+        };
+        if actor.lifecycle.is_running() {
+            return Err(Refusal::AlreadyRunning {
+                actor: id.to_string(),
+            });
+        }
+        info!("restarting {id} by request");
+        self.history.emit(eos::journal::Event::Restart {
+            actor: id.to_string(),
+        });
+        self.start(id);
+        Ok(())
     }
 
     fn manual(&mut self, request: &Request) -> Result<Delivered, Refusal> {
@@ -57,6 +87,11 @@ impl Supervisor {
                 let (actor, file) = find(&self.registry, message)?;
                 self.usable(&actor, now)?;
                 Manual::Deliver { actor, file }
+            }
+            Request::Restart { .. } => {
+                return Err(Refusal::Invalid {
+                    reason: "a restart delivers nothing".into(),
+                });
             }
         };
         for actor in self.registry.iter_mut() {
@@ -142,10 +177,12 @@ impl Supervisor {
     }
 
     fn reply(&self, name: &str, outcome: Result<Delivered, Refusal>) {
+        self.answer(name, &Reply::new(outcome));
+    }
+
+    fn answer(&self, name: &str, reply: &Reply) {
         let request = self.root.control_dir().join(name);
-        if let Err(e) =
-            fsio::write_json_atomic(&layout::control_reply(&request), &Reply::new(outcome))
-        {
+        if let Err(e) = fsio::write_json_atomic(&layout::control_reply(&request), reply) {
             warn!("cannot answer {name}: {e:#}");
         }
         let _ = fs::remove_file(request);

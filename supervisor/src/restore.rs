@@ -94,7 +94,7 @@ fn actor(root: &Root, id: ActorId) -> Found {
     Found {
         record,
         starts: status.as_ref().map_or(0, ActorStatus::starts),
-        was_running: status.as_ref().is_none_or(ActorStatus::is_running),
+        was_running: status.as_ref().is_none_or(ActorStatus::resumes),
         state: fsio::read_json(&dir.state_file()).ok(),
         pending,
         current,

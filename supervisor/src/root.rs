@@ -63,12 +63,17 @@ impl Claim {
             }
             Err((_, e)) => return Err(e).context("locking the root"),
         };
+        Ok(Claim { root, _lock: lock })
+    }
+
+    /// Says the supervisor is ready (every actor found restored): writes `.pid`, which is what
+    /// `eos up` and people wait for.
+    pub fn ready(root: &Root) -> Result<()> {
         fsio::write_atomic(
             &root.pid_file(),
             format!("{}\n", std::process::id()).as_bytes(),
         )
-        .context("writing .pid")?;
-        Ok(Claim { root, _lock: lock })
+        .context("writing .pid")
     }
 
     pub fn root(&self) -> &Root {

@@ -104,6 +104,7 @@ impl Supervisor {
     pub fn run(mut self) -> Result<()> {
         self.restore()?;
         self.rescan();
+        crate::root::Claim::ready(&self.root)?;
         let mut next_tick = Instant::now() + self.config.tick;
         loop {
             let wake = self.deliver_due(Instant::now());
@@ -714,7 +715,12 @@ impl Supervisor {
         // `.pid` first: whoever reads "exited" finds no PID to signal.
         let _ = std::fs::remove_file(actor.dir.pid_file());
         if self.stopping == Some(Stop::Keep) {
-            // Stopped on purpose, to be started again: its status still says it was running.
+            // Stopped on purpose, to be started again by the next supervisor.
+            let status = ActorStatus::Stopped {
+                at: unix_now(),
+                starts: actor.starts,
+            };
+            write_status(&self.root, id, &status);
             return;
         }
         let (code, signal) = match &reason {
@@ -799,6 +805,7 @@ impl Supervisor {
     /// with the same id, state and mailbox; an interrupted `current` is delivered again, marked
     /// and recorded as redelivered.
     fn restore(&mut self) -> Result<()> {
+        let mut not_running = Vec::new();
         for found in restore::found(&self.root)? {
             let mut actor = self.adopt(found.id.clone(), found.record, found.starts);
             actor.state = found.state;
@@ -828,7 +835,16 @@ impl Supervisor {
                 }
             } else {
                 let _ = std::fs::remove_file(self.root.actor(&id).pid_file());
+                not_running.push(id.to_string());
             }
+        }
+        if !not_running.is_empty() {
+            warn!(
+                "found {} actor(s) that had exited or could not start: {}; start one again \
+                 with `eos restart ID` (its state and mail are kept)",
+                not_running.len(),
+                not_running.join(", ")
+            );
         }
         self.router = Router::new(&self.registry);
         Ok(())

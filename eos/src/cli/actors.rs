@@ -40,7 +40,18 @@ pub struct ActorView {
 }
 
 impl ActorView {
+    /// What the files say, except that without a supervisor nothing runs: a status left at
+    /// "running" by a supervisor that was killed reads "stopped".
     pub fn read(root: &Root, id: &ActorId) -> ActorView {
+        let mut view = Self::from_files(root, id);
+        if view.status == "running" && system::running(root).is_none() {
+            view.status = "stopped".into();
+            view.pid = None;
+        }
+        view
+    }
+
+    fn from_files(root: &Root, id: &ActorId) -> ActorView {
         let dir = root.actor(id);
         let status: Option<ActorStatus> = fsio::read_json(&dir.status_file()).ok();
         let record: Option<SpawnRequest> = fsio::read_json(&dir.spawn_record()).ok();
@@ -315,4 +326,34 @@ fn actor_process(root: &Root, id: &ActorId) -> Result<Pidfd> {
         bail!("pid {pid} is no longer this actor");
     }
     Ok(pidfd)
+}
+
+/// `eos restart ID`: the supervisor starts an actor that is not running again.
+pub fn restart(root: &Root, out: &Output, id: &str) -> Result<ExitCode> {
+    system::require(root)?;
+    let id = require(root, id)?;
+    let reply = super::debugger::ask_once(
+        root,
+        &crate::control::Request::Restart { actor: id.clone() },
+    )?;
+    if let Some(refusal) = reply.error {
+        bail!(refusal);
+    }
+    let status = poll::until(Duration::from_secs(10), || {
+        fsio::read_json::<ActorStatus>(&root.actor(&id).status_file())
+            .ok()
+            .filter(|s| !matches!(s, ActorStatus::Exited { .. } | ActorStatus::Stopped { .. }))
+    });
+    let pid = match status {
+        Some(ActorStatus::Running { pid, .. }) => pid,
+        Some(ActorStatus::Failed { error, .. }) => bail!("`{id}` could not be started: {error}"),
+        _ => bail!("`{id}` did not start within 10s; see its actor.log"),
+    };
+    out.say(format!(
+        "{} {} (pid {pid}) with its state and mail",
+        styled(GOOD, "restarted"),
+        styled(BOLD, &id)
+    ))?;
+    out.data(&json!({"id": id, "restarted": true, "pid": pid}))?;
+    Ok(ExitCode::SUCCESS)
 }

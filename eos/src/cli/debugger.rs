@@ -99,7 +99,7 @@ fn ask(root: &Root, out: &Output, request: &Request) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn ask_once(root: &Root, request: &Request) -> Result<Reply> {
+pub(super) fn ask_once(root: &Root, request: &Request) -> Result<Reply> {
     let path = root.control_request(&MessageId::generate());
     fsio::write_json_atomic(&path, request)?;
     let reply_path = layout::control_reply(&path);

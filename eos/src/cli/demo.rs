@@ -64,7 +64,7 @@ fn tour(out: &Output, root: &Root, script: &dyn Fn(&str) -> PathBuf) -> Result<(
     spawn::spawn_script(root, out, &script("counter.rn"), Vec::new(), None)?;
     for message in [r#"{"inc": 5}"#, r#"{"inc": 2}"#, "{}"] {
         shell(&format!("eos send counter '{message}'"))?;
-        messages::send(root, out, "counter", Some(message.into()), None, None)?;
+        messages::send(root, out, "counter", Some(message.into()), None, None, None)?;
     }
     let counter = wait_state(root, "counter", |s| s["count"] == 8)?;
     shell("cat $EOS_ROOT/running/counter/state.json")?;
@@ -83,7 +83,7 @@ fn tour(out: &Output, root: &Root, script: &dyn Fn(&str) -> PathBuf) -> Result<(
     }
     let serve = r#"{"serve_to": "pong", "rounds": 3}"#;
     shell(&format!("eos send ping '{serve}'"))?;
-    messages::send(root, out, "ping", Some(serve.into()), None, None)?;
+    messages::send(root, out, "ping", Some(serve.into()), None, None, None)?;
     let ping = wait_state(root, "ping", |s| s["won"] == true)?;
     let pong = wait_state(root, "pong", |s| s["hits"].as_u64().is_some())?;
     out.say(format!(
@@ -107,7 +107,7 @@ fn tour(out: &Output, root: &Root, script: &dyn Fn(&str) -> PathBuf) -> Result<(
         )?;
         for message in [first, second] {
             shell(&format!("eos send bank '{message}'"))?;
-            messages::send(root, &quiet, "bank", Some(message.into()), None, None)?;
+            messages::send(root, &quiet, "bank", Some(message.into()), None, None, None)?;
         }
         let state = wait_state(root, "bank", |s| {
             s["paid"].as_array().map_or(0, Vec::len) + s["refused"].as_array().map_or(0, Vec::len)
@@ -129,13 +129,13 @@ fn tour(out: &Output, root: &Root, script: &dyn Fn(&str) -> PathBuf) -> Result<(
     spawn::spawn_script(root, out, &script("fragile.rn"), Vec::new(), None)?;
     let bad = r#"{"divide": 10, "by": 0}"#;
     shell(&format!("eos send fragile '{bad}'"))?;
-    messages::send(root, out, "fragile", Some(bad.into()), None, None)?;
+    messages::send(root, out, "fragile", Some(bad.into()), None, None, None)?;
     let reason = wait_reason(&root.dead_dir())?;
     shell("cat $EOS_ROOT/dead/*.reason")?;
     out.say(reason.lines().take(6).collect::<Vec<_>>().join("\n"))?;
     let good = r#"{"divide": 10, "by": 2}"#;
     shell(&format!("eos send fragile '{good}'"))?;
-    messages::send(root, out, "fragile", Some(good.into()), None, None)?;
+    messages::send(root, out, "fragile", Some(good.into()), None, None, None)?;
     let state = wait_state(root, "fragile", |s| s["result"] == 5)?;
     out.say(format!("state.json: {state}"))?;
 

@@ -20,39 +20,63 @@ pub fn run(root: &Root, out: &Output, follow: bool) -> Result<ExitCode> {
     if !follow {
         return Ok(ExitCode::SUCCESS);
     }
-    let path = root.journal_file();
-    let mut offset = std::fs::metadata(&path).map_or(0, |m| m.len());
-    let mut partial = Vec::new();
+    let mut tail = Tail::at_end(root);
     loop {
         std::thread::sleep(Duration::from_millis(100));
-        let Ok(mut file) = File::open(&path) else {
-            continue;
+        for entry in tail.next()? {
+            show(out, &entry)?;
+        }
+    }
+}
+
+/// The journal's new entries, as they are written.
+pub struct Tail {
+    path: std::path::PathBuf,
+    offset: u64,
+    partial: Vec<u8>,
+}
+
+impl Tail {
+    /// Starts at the journal's end: only what is written from now on is read.
+    pub fn at_end(root: &Root) -> Tail {
+        let path = root.journal_file();
+        let offset = std::fs::metadata(&path).map_or(0, |m| m.len());
+        Tail {
+            path,
+            offset,
+            partial: Vec::new(),
+        }
+    }
+
+    /// The complete entries written since the last call.
+    pub fn next(&mut self) -> Result<Vec<Entry>> {
+        let Ok(mut file) = File::open(&self.path) else {
+            return Ok(Vec::new());
         };
         let len = file.metadata()?.len();
-        if len < offset {
+        if len < self.offset {
             // Rotated: the new file starts from the beginning.
-            offset = 0;
-            partial.clear();
+            self.offset = 0;
+            self.partial.clear();
         }
-        if len == offset {
-            continue;
+        if len == self.offset {
+            return Ok(Vec::new());
         }
-        file.seek(SeekFrom::Start(offset))?;
+        file.seek(SeekFrom::Start(self.offset))?;
         let mut bytes = Vec::new();
         BufReader::new(file).read_to_end(&mut bytes)?;
-        offset += bytes.len() as u64;
-        partial.extend_from_slice(&bytes);
+        self.offset += bytes.len() as u64;
+        self.partial.extend_from_slice(&bytes);
         // Only complete lines; the rest waits for the next read.
-        let complete = partial
+        let complete = self
+            .partial
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
         let mut entries = Vec::new();
-        journal::read_lines(&partial[..complete], &mut entries);
-        partial.drain(..complete);
-        for entry in entries {
-            show(out, &entry)?;
-        }
+        journal::read_lines(&self.partial[..complete], &mut entries);
+        self.partial.drain(..complete);
+        Ok(entries)
     }
 }
 

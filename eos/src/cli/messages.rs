@@ -4,11 +4,15 @@ use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 
+use super::log::Tail;
 use super::output::{BOLD, GOOD, Output, styled};
 use super::{actors, system};
+use crate::journal::Event;
 use crate::{ActorId, Envelope, MessageId, Root, numbers};
 
 pub fn send(
@@ -18,6 +22,7 @@ pub fn send(
     json: Option<String>,
     file: Option<PathBuf>,
     sender: Option<String>,
+    wait: Option<Duration>,
 ) -> Result<ExitCode> {
     system::require(root)?;
     let to = actors::require(root, to)?;
@@ -39,7 +44,11 @@ pub fn send(
     };
     let payload = parse_json(&text, &origin)?;
     let id = MessageId::generate();
+    let mut tail = Tail::at_end(root);
     Envelope::new(id.clone(), sender, payload).post(root, &to)?;
+    if let Some(limit) = wait {
+        return wait_handled(root, out, &to, &id, &mut tail, limit);
+    }
     out.say(format!(
         "{} {} to {}",
         styled(GOOD, "sent"),
@@ -48,6 +57,59 @@ pub fn send(
     ))?;
     out.data(&json!({"id": id, "to": to}))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Follows the journal until the message's result (the actor's new state) or its dead letter
+/// (why it failed).
+fn wait_handled(
+    root: &Root,
+    out: &Output,
+    to: &ActorId,
+    id: &MessageId,
+    tail: &mut Tail,
+    limit: Duration,
+) -> Result<ExitCode> {
+    let deadline = Instant::now() + limit;
+    loop {
+        for entry in tail.next()? {
+            match entry.event {
+                Event::Result {
+                    message,
+                    ok: true,
+                    state,
+                    ..
+                } if message == id.as_str() => {
+                    let state = state
+                        .or_else(|| crate::fsio::read_json(&root.actor(to).state_file()).ok())
+                        .unwrap_or(Value::Null);
+                    out.say(format!(
+                        "{} {id} to {}; its state is now:\n{}",
+                        styled(GOOD, "handled"),
+                        styled(BOLD, to),
+                        serde_json::to_string_pretty(&state)?
+                    ))?;
+                    out.data(&json!({"id": id, "to": to, "handled": true, "state": state}))?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Event::Dead {
+                    message: Some(message),
+                    reason,
+                    file,
+                    ..
+                } if message == id.as_str() => {
+                    bail!("{id} failed: {reason}\n(the message is in dead/{file})");
+                }
+                _ => {}
+            }
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{id} was not handled within {limit:?}; it may be waiting (see `eos pending`) \
+                 or `{to}` may be paused or stopped (`eos list`)"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn read_stdin() -> Result<String> {

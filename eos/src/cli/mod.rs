@@ -107,6 +107,12 @@ enum Command {
         /// Send on behalf of this actor [default: no sender]
         #[arg(long)]
         sender: Option<String>,
+        /// Wait until the message is handled, then print the actor's new state (or why it failed)
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits
+        #[arg(long, default_value = "30s", value_parser = crate::duration::parse, requires = "wait")]
+        timeout: std::time::Duration,
     },
     /// List the actors: id, status, pid, queue depth, script
     List,
@@ -122,6 +128,11 @@ enum Command {
         /// The signal to send
         #[arg(long, default_value = "TERM")]
         signal: String,
+    },
+    /// Start an actor that exited again: same id, state and mail
+    Restart {
+        /// The actor
+        id: String,
     },
     /// Pause delivery, for everything or for one actor (sending still works; messages wait)
     Pause {
@@ -236,10 +247,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             message,
             file,
             sender,
-        } => messages::send(&root, &out, &to, message, file, sender),
+            wait,
+            timeout,
+        } => messages::send(
+            &root,
+            &out,
+            &to,
+            message,
+            file,
+            sender,
+            wait.then_some(timeout),
+        ),
         Command::List => actors::list(&root, &out),
         Command::Inspect { id } => actors::inspect(&root, &out, &id),
         Command::Kill { id, signal } => actors::kill(&root, &out, &id, &signal),
+        Command::Restart { id } => actors::restart(&root, &out, &id),
         Command::Pause { id } => debugger::pause(&root, &out, id),
         Command::Resume { id } => debugger::resume(&root, &out, id),
         Command::Step { id } => debugger::step(&root, &out, id),

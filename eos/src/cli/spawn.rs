@@ -168,6 +168,7 @@ fn report(out: &Output, id: &ActorId, root: &Root, status: &ActorStatus) -> Resu
             ));
             ("exited", Value::Null)
         }
+        ActorStatus::Stopped { .. } => ("stopped", Value::Null),
     };
     out.say(format!(
         "{} {} (pid {}); its folder is {}",

@@ -24,20 +24,51 @@ pub struct Supervisor {
 }
 
 /// The supervisor running on `root`, if any. It holds the root's lock while it runs, so the
-/// lock (not the `.pid` file, which a killed supervisor leaves behind) says whether one runs.
+/// lock (not the `.pid` file, which a killed supervisor leaves behind and anyone can write)
+/// says whether one runs, and which process it is: the one that has the lock file open. The
+/// `.pid` file only says where to look first.
 pub fn running(root: &Root) -> Option<Supervisor> {
+    use std::os::unix::fs::MetadataExt;
     let file = File::open(root.lock_file()).ok()?;
-    if let Ok(lock) = Flock::lock(file, FlockArg::LockSharedNonblock) {
-        drop(lock);
-        return None;
+    let lock = file.metadata().ok().map(|m| (m.dev(), m.ino()))?;
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(held) => {
+            drop(held);
+            return None;
+        }
+        Err((file, _)) => drop(file),
     }
-    let pid: u32 = fs::read_to_string(root.pid_file())
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let pidfd = Pidfd::open(pid).ok()?;
-    Some(Supervisor { pidfd })
+    let named: Option<u32> = fs::read_to_string(root.pid_file())
+        .ok()
+        .and_then(|p| p.trim().parse().ok());
+    let me = std::process::id();
+    let candidates = named.into_iter().chain(
+        fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok()),
+    );
+    for pid in candidates.filter(|&p| p != me) {
+        // Opened first, so the process checked is the one signalled later.
+        let Ok(pidfd) = Pidfd::open(pid) else {
+            continue;
+        };
+        if holds_open(pid, lock) {
+            return Some(Supervisor { pidfd });
+        }
+    }
+    None
+}
+
+/// Whether process `pid` has the file `(dev, ino)` open.
+fn holds_open(pid: u32, (dev, ino): (u64, u64)) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .filter_map(|fd| fs::metadata(fd.path()).ok())
+        .any(|m| m.dev() == dev && m.ino() == ino)
 }
 
 /// The running supervisor, or an error that says how to start one.

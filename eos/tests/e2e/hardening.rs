@@ -155,3 +155,88 @@ fn a_state_that_is_not_json_is_said_to_be_not_json() {
         json!("-")
     );
 }
+
+#[test]
+fn an_exited_actor_is_restarted_with_its_state_and_mail() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("c", &counter_sh(), &[]);
+    sys.send("c", "bye", r#"{"exit": true}"#);
+    wait_until("it exited", || sys.status("c")["status"] == "exited");
+    sys.send("c", "waiting", "{}");
+    wait_until("the message waits", || sys.ls("running/c/spool").len() == 1);
+    let err = fails(&sys.eos(&["restart", "ghost"]));
+    assert!(err.contains("ghost"), "{err}");
+    let out = ok(&sys.eos(&["restart", "c"]));
+    assert!(out.contains("restarted c"), "{out}");
+    wait_until("the waiting message is handled", || {
+        sys.handled("c") == ["bye", "waiting"] && sys.state("c") == json!({"count": 2})
+    });
+    let err = fails(&sys.eos(&["restart", "c"]));
+    assert!(err.contains("is running"), "{err}");
+    // A new supervisor says which actors it found exited, and how to restart them.
+    sys.send("c", "bye2", r#"{"exit": true}"#);
+    wait_until("it exited again", || sys.status("c")["status"] == "exited");
+    sys.kill9();
+    sys.start();
+    wait_until("the supervisor says so", || {
+        sys.log().contains("eos restart ID")
+    });
+}
+
+#[test]
+fn send_wait_prints_the_new_state_or_why_it_failed() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("t", &tally(), &[]);
+    let out = json_of(&sys.eos(&["--json", "send", "t", r#"{"x": 1}"#, "--wait"]));
+    assert_eq!(out["state"]["count"], 1, "{out}");
+    assert_eq!(out["state"]["last"], json!({"x": 1}));
+    let text = ok(&sys.eos(&["send", "t", "{}", "--wait"]));
+    assert!(text.contains("\"count\": 2"), "{text}");
+    let err = fails(&sys.eos(&["send", "t", r#"{"fail": "no"}"#, "--wait"]));
+    assert!(
+        err.contains("asked to fail") && err.contains("dead/"),
+        "{err}"
+    );
+}
+
+#[test]
+fn status_says_stopped_once_the_supervisor_is_gone() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("t", &tally(), &[]);
+    sys.kill9();
+    let list = json_of(&sys.eos(&["--json", "list"]));
+    assert_eq!(list[0]["status"], "stopped", "{list}");
+    assert!(list[0]["pid"].is_null());
+    sys.start();
+    wait_until("it runs again", || {
+        json_of(&sys.eos(&["--json", "list"]))[0]["status"] == "running"
+    });
+    ok(&sys.eos(&["down"]));
+    assert_eq!(sys.status("t")["status"], "stopped", "written at eos down");
+    let list = json_of(&sys.eos(&["--json", "list"]));
+    assert_eq!(list[0]["status"], "stopped");
+}
+
+#[test]
+fn eos_down_stops_the_supervisor_whatever_pid_file_says() {
+    let mut sys = System::new();
+    sys.start();
+    let supervisor = sys.supervisor_pid();
+    // Someone else's process, named in .pid.
+    let mut other = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    fs::write(sys.path(".pid"), format!("{}\n", other.id())).unwrap();
+    ok(&sys.eos(&["down"]));
+    assert!(
+        other.try_wait().unwrap().is_none(),
+        "the other process lives"
+    );
+    wait_until("the supervisor stopped", || !alive(supervisor));
+    let _ = other.kill();
+    let _ = other.wait();
+}
