@@ -39,6 +39,12 @@ const CONTROL: &str = "control";
 const JOURNAL: &str = "journal.jsonl";
 const OLD_JOURNAL: &str = "journal.1.jsonl";
 const SUPERVISOR_LOG: &str = "supervisor.log";
+const SPOOL: &str = "spool";
+const STATUS: &str = "status.json";
+const SPAWN_RECORD: &str = "spawn.json";
+const ACTOR_LOG: &str = "actor.log";
+const LAST_ERROR: &str = "last_error.txt";
+const PROBLEM: &str = "problem.txt";
 const MESSAGE_EXT: &str = ".json";
 const SEND_SEPARATOR: &str = "::";
 const REASON_EXT: &str = ".reason";
@@ -256,6 +262,24 @@ impl ActorDir {
         &self.path
     }
 
+    /// Whether `name` is one of the files EOS keeps in an actor's folder.
+    pub fn is_own_name(name: &str) -> bool {
+        [
+            STATE,
+            PID_FILE,
+            PAUSED,
+            SCRATCH,
+            SPOOL,
+            STATUS,
+            SPAWN_RECORD,
+            ACTOR_LOG,
+            LAST_ERROR,
+            PROBLEM,
+            PROBE_LOG,
+        ]
+        .contains(&name)
+    }
+
     /// The actor's state, read before and written after every message.
     pub fn state_file(&self) -> PathBuf {
         self.path.join(STATE)
@@ -280,7 +304,7 @@ impl ActorDir {
 
     /// Pending messages, in delivery order by name, and `current`.
     pub fn spool_dir(&self) -> PathBuf {
-        self.path.join("spool")
+        self.path.join(SPOOL)
     }
 
     /// The message the actor is handling now.
@@ -290,28 +314,28 @@ impl ActorDir {
 
     /// What the supervisor knows of the process: running, exited (with its status), failed.
     pub fn status_file(&self) -> PathBuf {
-        self.path.join("status.json")
+        self.path.join(STATUS)
     }
 
     /// How the actor was started (the accepted spawn request), so it can be started again.
     pub fn spawn_record(&self) -> PathBuf {
-        self.path.join("spawn.json")
+        self.path.join(SPAWN_RECORD)
     }
 
     /// The actor's standard output and standard error.
     pub fn log_file(&self) -> PathBuf {
-        self.path.join("actor.log")
+        self.path.join(ACTOR_LOG)
     }
 
     /// Written by the actor when a message fails: why, which message, when.
     pub fn last_error_file(&self) -> PathBuf {
-        self.path.join("last_error.txt")
+        self.path.join(LAST_ERROR)
     }
 
     /// Present while something keeps the actor from handling any message (a script that does
     /// not compile); says what, for a person. Its mail waits meanwhile.
     pub fn problem_file(&self) -> PathBuf {
-        self.path.join("problem.txt")
+        self.path.join(PROBLEM)
     }
 }
 

@@ -24,6 +24,11 @@ pub struct SpawnRequest {
     /// The actor that asked for this one, when an actor did (recorded in the history).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ActorId>,
+    /// Files and folders copied into the actor's folder (under their own names) before it
+    /// starts, as the original EOS did. Relative paths are taken from the supervisor's
+    /// working directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub copy: Vec<String>,
 }
 
 #[cfg(test)]

@@ -53,6 +53,9 @@ struct Cli {
     /// How many bytes one call may allocate
     #[arg(long, default_value_t = 64 << 20)]
     memory: usize,
+    /// Only check these arguments and exit (what `eos spawn-script` does before spawning)
+    #[arg(long, hide = true)]
+    dry_run: bool,
 }
 
 fn main() -> ExitCode {
@@ -60,7 +63,11 @@ fn main() -> ExitCode {
     let result = if args.get(1).map(String::as_str) == Some("--check") {
         check(&args[2..])
     } else {
-        run(Cli::parse()).map(|()| ExitCode::SUCCESS)
+        let cli = Cli::parse();
+        if cli.dry_run {
+            return ExitCode::SUCCESS;
+        }
+        run(cli).map(|()| ExitCode::SUCCESS)
     };
     result.unwrap_or_else(|e| {
         eprintln!("script-actor: error: {e:#}");

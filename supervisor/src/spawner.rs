@@ -8,7 +8,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use eos::spawn_request::SpawnRequest;
-use eos::{ActorId, Root, fsio, programs};
+use eos::{ActorDir, ActorId, Root, fsio, programs};
 use nix::unistd::{AccessFlags, access};
 use serde_json::Value;
 
@@ -40,8 +40,7 @@ pub fn accept(
         id: Some(id.clone()),
         ..request
     };
-    make_actor_dir(root, &id, &record)
-        .map_err(|e| format!("the actor's folder could not be created: {e}"))?;
+    make_actor_dir(root, &id, &record)?;
     Ok((id, record))
 }
 
@@ -49,10 +48,11 @@ pub fn accept(
 pub const EXPECTED: &str = "expected: {\"path\": \"/path/to/program\", \"args\": [\"...\"], \
                             \"id\": \"optional-id\", \"state\": <optional JSON>}";
 
-fn make_actor_dir(root: &Root, id: &ActorId, record: &SpawnRequest) -> io::Result<()> {
+fn make_actor_dir(root: &Root, id: &ActorId, record: &SpawnRequest) -> Result<(), String> {
     let staging = root.staging_actor_dir(id);
     if staging.path().exists() {
-        fs::remove_dir_all(staging.path())?;
+        fs::remove_dir_all(staging.path())
+            .map_err(|e| format!("a half-made folder is in the way: {e}"))?;
     }
     let result = (|| {
         let private = |p: &Path| DirBuilder::new().mode(0o700).create(p);
@@ -62,18 +62,53 @@ fn make_actor_dir(root: &Root, id: &ActorId, record: &SpawnRequest) -> io::Resul
         let state = record.state.clone().unwrap_or(Value::Null);
         fsio::write_json_atomic(&staging.state_file(), &state).map_err(io::Error::other)?;
         fsio::write_json_atomic(&staging.spawn_record(), record).map_err(io::Error::other)?;
-        if !fsio::rename_no_replace(staging.path(), root.actor(id).path())? {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                "the actor exists",
-            ));
-        }
-        Ok(())
-    })();
+        Ok::<(), io::Error>(())
+    })()
+    .map_err(|e| format!("the actor's folder could not be created: {e}"))
+    .and_then(|()| copy_into(staging.path(), &record.copy))
+    .and_then(
+        |()| match fsio::rename_no_replace(staging.path(), root.actor(id).path()) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("the actor exists".to_owned()),
+            Err(e) => Err(format!("the actor's folder could not be created: {e}")),
+        },
+    );
     if result.is_err() {
         let _ = fs::remove_dir_all(staging.path());
     }
     result
+}
+
+/// Copies the request's `copy` files and folders into the new actor's folder, under their own
+/// names; none may take the name of a file of the protocol.
+fn copy_into(dir: &Path, paths: &[String]) -> Result<(), String> {
+    for path in paths {
+        let from = std::path::absolute(path).map_err(|e| format!("`copy` {path}: {e}"))?;
+        let Some(name) = from.file_name() else {
+            return Err(format!("`copy` {path}: it has no file name"));
+        };
+        if ActorDir::is_own_name(&name.to_string_lossy()) {
+            return Err(format!(
+                "`copy` {path}: its name is one of the actor's own files; rename it"
+            ));
+        }
+        copy_tree(&from, &dir.join(name))
+            .map_err(|e| format!("`copy` {path} could not be copied: {e}"))?;
+    }
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    let meta = fs::metadata(from)?;
+    if !meta.is_dir() {
+        return fs::copy(from, to).map(drop);
+    }
+    fs::create_dir(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+    }
+    Ok(())
 }
 
 /// Finds the program a request names; it must be an executable file.

@@ -437,6 +437,7 @@ fn start_probe(root: &Root, id: &str) -> Result<ActorId> {
             id: Some(probe.clone()),
             state: None,
             parent: None,
+            copy: Vec::new(),
         },
     )?;
     Ok(probe)
@@ -530,6 +531,7 @@ fn many_actors(root: &Root, dir: &Path, count: u32, idle: Duration) -> Result<Va
             id: Some(id.clone()),
             state: None,
             parent: None,
+            copy: Vec::new(),
         };
         fsio::write_json_atomic(&root.spawn_request_file(id), &request)?;
     }

@@ -82,6 +82,9 @@ enum Command {
         /// Its first state (JSON) [default: null]
         #[arg(long)]
         state: Option<String>,
+        /// A file (or folder) copied into the actor's folder before it starts (repeatable)
+        #[arg(long)]
+        copy: Vec<PathBuf>,
     },
     /// Start a Rune script as an actor (run by `script-actor`)
     SpawnScript {
@@ -236,7 +239,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             args,
             id,
             state,
-        } => spawn::spawn(&root, &out, &path, args, id, state),
+            copy,
+        } => spawn::spawn(&root, &out, &path, args, id, state, copy),
         Command::SpawnScript {
             script,
             options,

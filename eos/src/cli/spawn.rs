@@ -20,13 +20,24 @@ pub fn spawn(
     args: Vec<String>,
     id: Option<String>,
     state: Option<String>,
+    copy: Vec<PathBuf>,
 ) -> Result<ExitCode> {
     system::require(root)?;
     let program = resolve(path)?;
+    let copy = copy
+        .iter()
+        .map(|p| {
+            let absolute = std::path::absolute(p)?;
+            if !absolute.exists() {
+                bail!("there is nothing to copy at {}", absolute.display());
+            }
+            Ok(absolute.to_string_lossy().into_owned())
+        })
+        .collect::<Result<Vec<String>>>()?;
     let state = state
         .map(|text| messages::parse_json(&text, "--state"))
         .transpose()?;
-    let id = choose_id(root, id, &program)?;
+    let id = choose_id(root, id, &program, false)?;
     start(
         root,
         out,
@@ -37,6 +48,7 @@ pub fn spawn(
             id: Some(id.clone()),
             state,
             parent: None,
+            copy,
         },
     )?;
     Ok(ExitCode::SUCCESS)
@@ -55,7 +67,19 @@ pub fn spawn_script(
         bail!("there is no script {}", script.display());
     }
     let runner = locate::program("script-actor")?;
-    let id = choose_id(root, id, &script)?;
+    // The script actor's own options are checked by the script actor, before anything runs.
+    let dry = Command::new(&runner)
+        .args(["--dry-run", "check", "/", "/", "/"])
+        .arg(&script)
+        .args(&options)
+        .output()?;
+    if !dry.status.success() {
+        bail!(
+            "the script actor does not take these options:\n{}",
+            String::from_utf8_lossy(&dry.stderr).trim_end()
+        );
+    }
+    let id = choose_id(root, id, &script, true)?;
     let mut args = vec![script.to_string_lossy().into_owned()];
     args.extend(options);
     start(
@@ -68,6 +92,7 @@ pub fn spawn_script(
             id: Some(id.clone()),
             state: None,
             parent: None,
+            copy: Vec::new(),
         },
     )?;
     // The actor runs either way; say now if its script does not compile.
@@ -95,15 +120,13 @@ pub fn check(scripts: &[PathBuf]) -> Result<ExitCode> {
     })
 }
 
-/// An absolute path to an executable: as given if it has a `/`, else looked up on `PATH`.
+/// An absolute path to an executable: as given if it has a `/`; a bare name is a file in
+/// this folder (`eos spawn counter.sh`), or else a program on `PATH`.
 fn resolve(path: &Path) -> Result<PathBuf> {
-    let found = if path.components().count() > 1 || path.is_absolute() {
+    let found = if path.components().count() > 1 || path.is_absolute() || path.is_file() {
         std::path::absolute(path)?
     } else {
-        let dirs = std::env::var_os("PATH").unwrap_or_default();
-        std::env::split_paths(&dirs)
-            .map(|d| d.join(path))
-            .find(|p| p.is_file())
+        crate::programs::on_path(&path.to_string_lossy())
             .ok_or_else(|| anyhow!("`{}` is not a file here nor on PATH", path.display()))?
     };
     if !found.is_file() {
@@ -115,8 +138,10 @@ fn resolve(path: &Path) -> Result<PathBuf> {
     Ok(found)
 }
 
-/// The id asked for (which must be free), or the file's name, or that name made unique.
-fn choose_id(root: &Root, id: Option<String>, file: &Path) -> Result<ActorId> {
+/// The id asked for (which must be free), or the file's name. When that is taken: for a script
+/// (`exact`), an error that says so (its messages would go to the actor of that name); for a
+/// program, that name made unique. A name that is not a valid id is made into one.
+fn choose_id(root: &Root, id: Option<String>, file: &Path, exact: bool) -> Result<ActorId> {
     let taken = |id: &ActorId| root.actor(id).path().exists();
     if let Some(id) = id {
         let id = ActorId::parse(&id).map_err(|e| anyhow!(e))?;
@@ -131,6 +156,10 @@ fn choose_id(root: &Root, id: Option<String>, file: &Path) -> Result<ActorId> {
         .to_string_lossy()
         .into_owned();
     match ActorId::parse(&stem) {
+        Ok(id) if taken(&id) && exact => bail!(
+            "an actor `{id}` already exists; give this one another id with --id (for example \
+             --id {id}-2)"
+        ),
         Ok(id) if !taken(&id) => Ok(id),
         _ => Ok(ActorId::generate(&stem)),
     }
@@ -189,12 +218,14 @@ mod tests {
     fn ids_default_to_the_file_name_and_stay_unique() {
         let dir = tempfile::tempdir().unwrap();
         let root = Root::new(dir.path());
-        let id = choose_id(&root, None, Path::new("/p/counter.rn")).unwrap();
+        let id = choose_id(&root, None, Path::new("/p/counter.rn"), true).unwrap();
         assert_eq!(id.as_str(), "counter");
         std::fs::create_dir_all(root.actor(&id).path()).unwrap();
-        let again = choose_id(&root, None, Path::new("/p/counter.rn")).unwrap();
+        let again = choose_id(&root, None, Path::new("/p/counter"), false).unwrap();
         assert!(again.as_str().starts_with("counter-"), "{again}");
-        assert!(choose_id(&root, Some("counter".into()), Path::new("x")).is_err());
-        assert!(choose_id(&root, Some("a/b".into()), Path::new("x")).is_err());
+        let err = choose_id(&root, None, Path::new("/p/counter.rn"), true).unwrap_err();
+        assert!(err.to_string().contains("--id"), "{err}");
+        assert!(choose_id(&root, Some("counter".into()), Path::new("x"), false).is_err());
+        assert!(choose_id(&root, Some("a/b".into()), Path::new("x"), false).is_err());
     }
 }

@@ -240,3 +240,63 @@ fn eos_down_stops_the_supervisor_whatever_pid_file_says() {
     let _ = other.kill();
     let _ = other.wait();
 }
+
+#[test]
+fn spawn_script_checks_its_options_and_its_name_before_spawning() {
+    let mut sys = System::new();
+    sys.start();
+    let script = sys.script("bank.rn", "pub fn handle(s, m) { s }\n");
+    let err = fails(&sys.eos(&[
+        "spawn-script",
+        script.to_str().unwrap(),
+        "--",
+        "--deadlin",
+        "5s",
+    ]));
+    assert!(err.contains("--deadlin"), "{err}");
+    assert!(sys.ls("running").is_empty(), "nothing was spawned");
+    ok(&sys.eos(&["spawn-script", script.to_str().unwrap()]));
+    let err = fails(&sys.eos(&["spawn-script", script.to_str().unwrap()]));
+    assert!(
+        err.contains("`bank` already exists") && err.contains("--id"),
+        "{err}"
+    );
+    ok(&sys.eos(&["spawn-script", script.to_str().unwrap(), "--id", "bank-2"]));
+    assert_eq!(sys.ls("running"), ["bank", "bank-2"]);
+}
+
+#[test]
+fn spawn_finds_a_program_in_this_folder_and_copies_files_in() {
+    let mut sys = System::new();
+    sys.start();
+    let here = counter_sh().parent().unwrap().to_path_buf();
+    let data = sys.root.parent().unwrap().join("data");
+    fs::create_dir_all(data.join("nested")).unwrap();
+    fs::write(data.join("nested/table.txt"), "1 2 3").unwrap();
+    let config = sys.root.parent().unwrap().join("config.json");
+    fs::write(&config, "{}").unwrap();
+    let out = std::process::Command::new(bin("eos"))
+        .current_dir(&here)
+        .arg("--root")
+        .arg(&sys.root)
+        .args(["spawn", "counter.sh", "--id", "c", "--copy"])
+        .arg(&config)
+        .arg("--copy")
+        .arg(&data)
+        .output()
+        .unwrap();
+    ok(&out);
+    let dir = sys.actor_dir("c");
+    assert_eq!(fs::read_to_string(dir.join("config.json")).unwrap(), "{}");
+    assert_eq!(
+        fs::read_to_string(dir.join("data/nested/table.txt")).unwrap(),
+        "1 2 3"
+    );
+    // A copy may not take the name of one of the actor's own files.
+    let state = sys.root.parent().unwrap().join("state.json");
+    fs::write(&state, "{}").unwrap();
+    let request = json!({"path": counter_sh(), "id": "d", "copy": [state]});
+    sys.put("spawn/d.json", &request.to_string());
+    let reason = sys.wait_dead("dead/spawn", "d.json");
+    assert!(reason.contains("own files"), "{reason}");
+}
