@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use rune::termcolor::Buffer;
-use rune::{Context, Diagnostics, Source, Sources, Unit};
+use rune::{Context, Diagnostics, Source, Sources, Unit, Vm};
 
 /// What identifies one version of the file: an editor that saves by rename changes the inode,
 /// one that writes in place changes the time or length.
@@ -108,10 +108,25 @@ pub fn compile(context: &Context, path: &Path) -> Result<Compiled, String> {
         .with_diagnostics(&mut diagnostics)
         .build();
     match result {
-        Ok(unit) => Ok(Compiled {
-            unit: Arc::new(unit),
-            sources,
-        }),
+        Ok(unit) => {
+            let unit = Arc::new(unit);
+            // A script that compiles but cannot handle a message (an empty file saved halfway,
+            // a renamed function) is no better than one that does not compile.
+            let runtime = context
+                .runtime()
+                .map_err(|e| format!("{}: error: {e}", path.display()))?;
+            if Vm::new(Arc::new(runtime), unit.clone())
+                .lookup_function(["handle"])
+                .is_err()
+            {
+                return Err(format!(
+                    "{}:1:1: error: no `handle` function: a script needs \
+                     `pub fn handle(state, msg)`",
+                    path.display()
+                ));
+            }
+            Ok(Compiled { unit, sources })
+        }
         Err(e) => {
             let mut out = Buffer::no_color();
             if diagnostics.emit(&mut out, &sources).is_err() || out.is_empty() {

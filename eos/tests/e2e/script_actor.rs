@@ -236,3 +236,50 @@ pub fn handle(state, msg) {
     let last = fs::read_to_string(sys.actor_dir("f").join("last_error.txt")).unwrap();
     assert!(last.contains("inf is not a number JSON can hold"), "{last}");
 }
+
+#[test]
+fn a_script_error_shows_as_soon_as_it_is_saved_and_an_empty_one_never_replaces_the_last() {
+    let mut sys = System::new();
+    sys.start();
+    let script = sys.script("counter.rn", COUNTER);
+    sys.spawn_script("c", &script, &[]);
+    wait_until("init ran", || sys.state("c") == json!({"count": 0}));
+    // Saved halfway, empty: no message needed for it to show.
+    fs::write(&script, "").unwrap();
+    let problem = sys.actor_dir("c").join("problem.txt");
+    wait_until("the problem shows", || problem.exists());
+    let text = fs::read_to_string(&problem).unwrap();
+    assert!(text.contains("no `handle` function"), "{text}");
+    assert!(text.contains("keeping the last version"), "{text}");
+    let list = json_of(&sys.eos(&["--json", "list"]));
+    assert!(
+        list[0]["problem"].as_str().unwrap().contains("handle"),
+        "{list}"
+    );
+    sys.send("c", "m1", "{}");
+    wait_until("the last good version handled it", || {
+        sys.state("c") == json!({"count": 1})
+    });
+    fs::write(&script, COUNTER).unwrap();
+    wait_until("the problem clears once it is fixed", || !problem.exists());
+    let err = text_of(&sys.eos(&["check", script.to_str().unwrap()]));
+    assert!(err.contains("ok"), "{err}");
+    let empty = sys.script("empty.rn", "pub fn init() { 1 }\n");
+    let out = sys.eos(&["check", empty.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text_of(&out).contains("no `handle` function"));
+}
+
+#[test]
+fn a_message_waiting_for_a_script_that_compiles_goes_once_it_is_saved() {
+    let mut sys = System::new();
+    sys.start();
+    let script = sys.script("later.rn", "pub fn handle(state, msg) { let = ; }");
+    sys.spawn_script("l", &script, &[]);
+    sys.send("l", "m1", "{}");
+    wait_until("it waits", || {
+        sys.actor_dir("l").join("problem.txt").exists()
+    });
+    fs::write(&script, COUNTER).unwrap();
+    wait_until("it is handled", || sys.state("l") == json!({"count": 1}));
+}
