@@ -68,3 +68,48 @@ pub fn launch(root: &Root, id: &ActorId, record: &SpawnRequest) -> io::Result<Pi
         let _ = child.kill();
     })
 }
+
+/// Kills what is left of actors on this root: every process whose environment says it is an
+/// actor of `root` (or of the actor `only`) — children and grandchildren inherit it, even the
+/// ones that left the actor's process group. Actors die with the supervisor (parent-death
+/// signal), their descendants do not: this runs when an actor exits, at shutdown, and when a
+/// supervisor starts after one was killed. Returns how many were killed.
+pub fn kill_leftovers(root: &Root, only: Option<&ActorId>, keep: &[u32]) -> usize {
+    let me = std::process::id();
+    let want_root = format!("{ROOT_ENV}={}", root.path().display());
+    let want_id = only.map(|id| format!("{ACTOR_ID_ENV}={id}"));
+    let mut killed = 0;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid == me || keep.contains(&pid) {
+            continue;
+        }
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let vars: Vec<&[u8]> = environ.split(|&b| b == 0).collect();
+        let has = |want: &str| vars.iter().any(|v| *v == want.as_bytes());
+        let is_actor = vars
+            .iter()
+            .any(|v| v.starts_with(format!("{ACTOR_ID_ENV}=").as_bytes()));
+        if !is_actor || !has(&want_root) || want_id.as_deref().is_some_and(|w| !has(w)) {
+            continue;
+        }
+        let Ok(raw) = i32::try_from(pid) else {
+            continue;
+        };
+        if signal::kill(nix::unistd::Pid::from_raw(raw), Signal::SIGKILL).is_ok() {
+            killed += 1;
+        }
+    }
+    killed
+}

@@ -89,6 +89,11 @@ impl Registry {
         self.actors.values_mut()
     }
 
+    /// The processes of the actors that run.
+    pub fn pids(&self) -> Vec<u32> {
+        self.by_pid.keys().copied().collect()
+    }
+
     /// Notes that `pid` is `id`'s process.
     pub fn started(&mut self, pid: u32, id: &ActorId) {
         self.by_pid.insert(pid, id.clone());

@@ -38,6 +38,10 @@ impl Supervisor {
             warn!("{killed} actor(s) did not stop in time: killed");
             self.wait_for_exits(Instant::now() + KILL_WAIT, false)?;
         }
+        let left = crate::process::kill_leftovers(&self.root, None, &[]);
+        if left > 0 {
+            warn!("killed {left} process(es) the actors left behind");
+        }
         let ids = self.registry.ids();
         match stop {
             Stop::Clean => {

@@ -707,6 +707,11 @@ impl Supervisor {
     }
 
     fn exited(&mut self, id: &ActorId, reason: ExitReason) {
+        let running: Vec<u32> = self.registry.pids();
+        let left = process::kill_leftovers(&self.root, Some(id), &running);
+        if left > 0 {
+            warn!("{id} left {left} process(es) behind: killed");
+        }
         let Some(actor) = self.registry.get_mut(id) else {
             return;
         };
@@ -805,6 +810,11 @@ impl Supervisor {
     /// with the same id, state and mailbox; an interrupted `current` is delivered again, marked
     /// and recorded as redelivered.
     fn restore(&mut self) -> Result<()> {
+        // What a killed supervisor's actors left behind (their children outlive them).
+        let left = process::kill_leftovers(&self.root, None, &[]);
+        if left > 0 {
+            warn!("killed {left} process(es) left behind by actors of the last supervisor");
+        }
         let mut not_running = Vec::new();
         for found in restore::found(&self.root)? {
             let mut actor = self.adopt(found.id.clone(), found.record, found.starts);

@@ -300,3 +300,47 @@ fn spawn_finds_a_program_in_this_folder_and_copies_files_in() {
     let reason = sys.wait_dead("dead/spawn", "d.json");
     assert!(reason.contains("own files"), "{reason}");
 }
+
+/// A shell actor that starts a long-lived grandchild in a session of its own (out of the
+/// actor's process group) and writes its pid to `grandchild`.
+fn forker(sys: &System) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = sys.script(
+        "forker.sh",
+        "#!/usr/bin/env bash\n\
+         dir=$(dirname \"$2\")\n\
+         setsid sleep 1000 < /dev/null > /dev/null 2>&1 &\n\
+         echo $! > \"$dir/grandchild\"\n\
+         trap 'exit 0' TERM\n\
+         while :; do sleep 1 & wait $!; done\n",
+    );
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn grandchild(sys: &System, id: &str) -> u32 {
+    let file = sys.actor_dir(id).join("grandchild");
+    wait_until("the grandchild is started", || {
+        fs::read_to_string(&file).is_ok_and(|t| t.ends_with('\n'))
+    });
+    fs::read_to_string(&file).unwrap().trim().parse().unwrap()
+}
+
+#[test]
+fn an_actors_descendants_never_outlive_it_nor_a_killed_supervisor() {
+    let mut sys = System::new();
+    sys.start();
+    let script = forker(&sys);
+    sys.spawn("f", &script, &[]);
+    let first = grandchild(&sys, "f");
+    assert!(alive(first));
+    ok(&sys.eos(&["kill", "f"]));
+    wait_until("the grandchild is gone with its actor", || !alive(first));
+
+    sys.spawn("g", &script, &[]);
+    let second = grandchild(&sys, "g");
+    sys.kill9();
+    assert!(alive(second), "a killed supervisor cannot clean up");
+    sys.start();
+    wait_until("the next supervisor clears it", || !alive(second));
+}
