@@ -39,7 +39,8 @@ const CONTROL: &str = "control";
 const JOURNAL: &str = "journal.jsonl";
 const OLD_JOURNAL: &str = "journal.1.jsonl";
 const SUPERVISOR_LOG: &str = "supervisor.log";
-const SPOOL: &str = "spool";
+/// The name of an actor's spool folder, inside its folder.
+pub const SPOOL: &str = "spool";
 const STATUS: &str = "status.json";
 const SPAWN_RECORD: &str = "spawn.json";
 const ACTOR_LOG: &str = "actor.log";

@@ -116,7 +116,8 @@ impl Events {
             | AddWatchFlags::IN_MOVED_TO
             | AddWatchFlags::IN_DELETE
             | AddWatchFlags::IN_MOVED_FROM
-            | AddWatchFlags::IN_ONLYDIR;
+            | AddWatchFlags::IN_ONLYDIR
+            | AddWatchFlags::IN_DONT_FOLLOW;
         let wd = self
             .inotify
             .add_watch(path, flags)

@@ -29,12 +29,21 @@ pub struct Actor {
     pub delivered_since_start: bool,
     /// Its next message could not be read yet (an editor may be writing it): not before then.
     pub held_until: Option<std::time::Instant>,
+    /// Whether its spool is a real folder (not a link someone put in its place): nothing is
+    /// moved into or out of it otherwise.
+    pub spool_ok: bool,
 }
 
 impl Actor {
     /// Whether the next message can be placed now: running, ready and its slot free.
     pub fn can_take(&self) -> bool {
-        self.slot.is_free() && self.lifecycle.is_ready()
+        self.slot.is_free() && self.lifecycle.is_ready() && self.spool_ok
+    }
+
+    /// Looks at the spool: a real folder, not a link.
+    pub fn check_spool(&mut self) -> bool {
+        self.spool_ok = std::fs::symlink_metadata(self.dir.spool_dir()).is_ok_and(|m| m.is_dir());
+        self.spool_ok
     }
 }
 

@@ -173,6 +173,12 @@ impl Supervisor {
                 (Watched::Actor(id), Change::Arrived) if name == layout::STATE => {
                     self.state_written(&id)
                 }
+                (Watched::Actor(id), Change::Left) if name == layout::SPOOL => {
+                    if let Some(actor) = self.registry.get_mut(&id) {
+                        warn!("the spool of {id} was removed or moved; its mail waits in send/");
+                        actor.spool_ok = false;
+                    }
+                }
                 (Watched::Dead, Change::Arrived) => {
                     if let Some(at) = self.moved_away.iter().position(|(c, _)| *c == cookie) {
                         let (_, id) = self.moved_away.remove(at);
@@ -520,6 +526,10 @@ impl Supervisor {
             Err(_) if origin.maybe_unfinished(&path) => return,
             Err(reason) => return self.dead(&path, name, &reason),
         };
+        if self.registry.get(&to).is_some_and(|a| !a.spool_ok) {
+            // Its spool is gone or not a folder: the message waits here until it is back.
+            return;
+        }
         let Some(actor) = self.registry.get_mut(&to) else {
             let reason = if self.registry.is_empty() {
                 format!("there is no actor `{to}` (no actors exist)")
@@ -624,7 +634,7 @@ impl Supervisor {
         if let Err(e) = watched {
             error!("{e:#}; deliveries to {id} wait for the next rescan");
         }
-        Actor {
+        let mut actor = Actor {
             id,
             dir,
             record,
@@ -635,7 +645,10 @@ impl Supervisor {
             state: None,
             delivered_since_start: false,
             held_until: None,
-        }
+            spool_ok: true,
+        };
+        actor.check_spool();
+        actor
     }
 
     // ----- processes ------------------------------------------------------------------------
@@ -771,6 +784,19 @@ impl Supervisor {
     }
 
     fn reconcile(&mut self, id: &ActorId) {
+        let Some(actor) = self.registry.get_mut(id) else {
+            return;
+        };
+        if !actor.spool_ok {
+            if !actor.check_spool() {
+                return;
+            }
+            info!("the spool of {id} is a folder again");
+            let spool = actor.dir.spool_dir();
+            if let Err(e) = self.events.watch(&spool, Watched::Spool(id.clone())) {
+                error!("{e:#}");
+            }
+        }
         let Some(actor) = self.registry.get_mut(id) else {
             return;
         };

@@ -344,3 +344,35 @@ fn an_actors_descendants_never_outlive_it_nor_a_killed_supervisor() {
     sys.start();
     wait_until("the next supervisor clears it", || !alive(second));
 }
+
+#[test]
+fn a_spool_replaced_by_a_link_out_of_the_root_receives_nothing() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("t", &tally(), &[]);
+    sys.spawn("other", &tally(), &[]);
+    let outside = sys.root.parent().unwrap().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    let spool = sys.actor_dir("t").join("spool");
+    fs::rename(&spool, sys.root.parent().unwrap().join("old-spool")).unwrap();
+    std::os::unix::fs::symlink(&outside, &spool).unwrap();
+    sys.send("t", "m1", "{}");
+    wait_until("the supervisor noticed", || {
+        sys.log().contains("spool of t")
+    });
+    // A rescan, then a message it handles after it: by then m1 has been looked at again.
+    signal(sys.supervisor_pid(), "HUP");
+    sys.send("other", "o1", "{}");
+    wait_until("other's message is handled", || {
+        sys.state("other")["count"] == 1
+    });
+    assert!(
+        fs::read_dir(&outside).unwrap().next().is_none(),
+        "nothing outside"
+    );
+    assert!(sys.path("send/t::m1.json").exists(), "it waits in send/");
+    // A real folder again: the message goes.
+    fs::remove_file(&spool).unwrap();
+    fs::create_dir(&spool).unwrap();
+    wait_until("it is handled", || sys.state("t")["count"] == 1);
+}
