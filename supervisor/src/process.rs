@@ -97,7 +97,7 @@ pub fn kill_leftovers(root: &Root, only: Option<&ActorId>, keep: &[u32]) -> usiz
             continue;
         };
         let vars: Vec<&[u8]> = environ.split(|&b| b == 0).collect();
-        let has = |want: &str| vars.iter().any(|v| *v == want.as_bytes());
+        let has = |want: &str| vars.contains(&want.as_bytes());
         let is_actor = vars
             .iter()
             .any(|v| v.starts_with(format!("{ACTOR_ID_ENV}=").as_bytes()));
