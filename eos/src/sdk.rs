@@ -313,7 +313,7 @@ impl Actor {
                 fsio::write_json_atomic_via(&scratch, &self.args.state_file, &new_state)
             });
         if let Err(e) = written {
-            eprintln!("{e:#}; the message stays and is tried again");
+            note(format_args!("{e:#}; the message stays and is tried again"));
             self.retry = true;
             return Ok(false);
         }
@@ -356,6 +356,13 @@ impl Actor {
     }
 }
 
+/// Writes a line to the actor's log (its standard error). Never fails: a log that cannot be
+/// written (a full disk) must not take the actor down, as `eprintln!` would.
+pub fn note(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
 /// Gives up on the current message: it goes to the dead letters with `reason` beside it
 /// (under its id, or a fresh one), and the reason is kept as the actor's last error. Callable
 /// from any thread, such as a watchdog that finds a handler stuck.
@@ -370,7 +377,7 @@ pub fn set_aside_current(args: &Args, id: Option<&MessageId>, reason: &str) -> R
     );
     let last_error_file = root.actor(&args.id).last_error_file();
     if let Err(e) = fsio::write_atomic(&last_error_file, last_error.as_bytes()) {
-        eprintln!("cannot write last_error.txt: {e}");
+        note(format_args!("cannot write last_error.txt: {e}"));
     }
     match dead::set_aside(&args.message_file, &root.dead_dir(), &name, reason) {
         Ok(_) => Ok(()),

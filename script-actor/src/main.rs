@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow};
 use clap::Parser;
-use eos::sdk::{Actor, Args, Defer};
+use eos::sdk::{Actor, Args, Defer, note};
 use eos::{ActorDir, fsio};
 use rune::Context;
 
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
         run(cli).map(|()| ExitCode::SUCCESS)
     };
     result.unwrap_or_else(|e| {
-        eprintln!("script-actor: error: {e:#}");
+        note(format_args!("script-actor: error: {e:#}"));
         ExitCode::FAILURE
     })
 }
@@ -176,7 +176,7 @@ fn refresh(script: &mut Script, context: &Context, dir: &ActorDir) {
     match script.refresh(context) {
         Refresh::Unchanged => {}
         Refresh::Compiled => {
-            eprintln!("compiled {}", script.path().display());
+            note(format_args!("compiled {}", script.path().display()));
             let _ = std::fs::remove_file(dir.problem_file());
         }
         Refresh::Failed => {
@@ -186,13 +186,13 @@ fn refresh(script: &mut Script, context: &Context, dir: &ActorDir) {
             } else {
                 "messages wait until it compiles"
             };
-            eprintln!(
+            note(format_args!(
                 "{} does not compile ({kept}):\n{problem}",
                 script.path().display()
-            );
+            ));
             let text = format!("{problem}\n({kept})\n");
             if let Err(e) = fsio::write_atomic(&dir.problem_file(), text.as_bytes()) {
-                eprintln!("cannot write problem.txt: {e}");
+                note(format_args!("cannot write problem.txt: {e}"));
             }
         }
     }
@@ -211,12 +211,12 @@ fn start_afresh(args: Args, deadline: Duration) -> Overdue {
             "{what} did not finish within its deadline of {deadline:?} (stuck in a native call \
              such as sleep?); it was abandoned and the actor started afresh"
         );
-        eprintln!("{reason}");
+        note(format_args!("{reason}"));
         let id = fsio::read_json::<eos::Envelope>(&args.message_file)
             .ok()
             .and_then(|e| e.id);
         if let Err(e) = eos::sdk::set_aside_current(&args, id.as_ref(), &reason) {
-            eprintln!("{e:#}");
+            note(format_args!("{e:#}"));
         }
         let mut argv = std::env::args_os();
         let program = std::path::PathBuf::from("/proc/self/exe");
@@ -226,7 +226,7 @@ fn start_afresh(args: Args, deadline: Duration) -> Overdue {
             command.env(SKIP_INIT_ENV, "1");
         }
         let error = std::os::unix::process::CommandExt::exec(&mut command);
-        eprintln!("cannot start afresh: {error}; exiting");
+        note(format_args!("cannot start afresh: {error}; exiting"));
         std::process::exit(1);
     })
 }
@@ -240,9 +240,9 @@ fn first_state(script: &Script, worker: &mut Worker, state_file: &std::path::Pat
     match worker.run(&compiled, Call::Init) {
         Ok(outcome) => {
             if let Err(e) = fsio::write_json_atomic(state_file, &outcome.state) {
-                eprintln!("cannot write the first state: {e:#}");
+                note(format_args!("cannot write the first state: {e:#}"));
             }
         }
-        Err(e) => eprintln!("init failed: {e}"),
+        Err(e) => note(format_args!("init failed: {e}")),
     }
 }

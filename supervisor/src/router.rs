@@ -30,7 +30,8 @@ impl Router {
     }
 
     /// Moves the message at `path` (whose content is `envelope`, rewritten if `rewrite`) into
-    /// the actor's spool. Returns the spool file's name.
+    /// the actor's spool. Returns the spool file's name; or `Later` when there is no room to
+    /// write it (a full disk): it stays where it is, and is routed at a rescan once there is.
     pub fn accept(
         &mut self,
         actor: &mut Actor,
@@ -38,29 +39,48 @@ impl Router {
         id: &MessageId,
         envelope: Envelope,
         rewrite: bool,
-    ) -> Result<String, String> {
+    ) -> Result<String, Refused> {
         let file = spool_file_name(self.next_seq, id);
         self.next_seq += 1;
         let dest = actor.dir.spool_dir().join(&file);
         let moved = if rewrite {
             fsio::write_json_atomic(&dest, &envelope)
-                .map_err(|e| format!("{e:#}"))
-                .and_then(|()| fs::remove_file(path).map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    let full = e.chain().any(|c| {
+                        c.downcast_ref::<std::io::Error>()
+                            .is_some_and(|e| e.kind() == std::io::ErrorKind::StorageFull)
+                    });
+                    (full, format!("{e:#}"))
+                })
+                .and_then(|()| fs::remove_file(path).map_err(|e| (false, e.to_string())))
         } else {
-            fs::rename(path, &dest).map_err(|e| e.to_string())
+            fs::rename(path, &dest)
+                .map_err(|e| (e.kind() == std::io::ErrorKind::StorageFull, e.to_string()))
         };
-        moved.map_err(|e| {
-            format!(
-                "the message could not be moved into the spool of `{}`: {e}",
-                actor.id
-            )
-        })?;
+        match moved {
+            Ok(()) => {}
+            Err((true, _)) => return Err(Refused::Later),
+            Err((false, e)) => {
+                return Err(Refused::Never(format!(
+                    "the message could not be moved into the spool of `{}`: {e}",
+                    actor.id
+                )));
+            }
+        }
         let message = envelope.id_or(id);
         actor
             .queue
             .insert_ours(file.clone(), Pending::read(message, envelope, true));
         Ok(file)
     }
+}
+
+/// Why a message was not routed.
+pub enum Refused {
+    /// There is no room to write it now: it stays, to be routed later.
+    Later,
+    /// It cannot be delivered, for this reason.
+    Never(String),
 }
 
 /// The pending names in a spool, as a listing finds them.

@@ -25,7 +25,7 @@ use crate::lifecycle::{ExitReason, Lifecycle};
 use crate::policy::{Candidate, Decision, Fifo, Paused, Policy, SlowMotion};
 use crate::queue::{Pending, Seen, Settled};
 use crate::registry::{Actor, Registry, Usr1};
-use crate::router::{self, Router};
+use crate::router::{self, Refused, Router};
 use crate::spin::{self, Spinner};
 use crate::{process, restore, spawner};
 
@@ -558,7 +558,10 @@ impl Supervisor {
                     file,
                 });
             }
-            Err(reason) => self.dead(&path, name, &reason),
+            Err(Refused::Later) => {
+                warn!("no room to route {name} now (is the disk full?); it waits in send/");
+            }
+            Err(Refused::Never(reason)) => self.dead(&path, name, &reason),
         }
     }
 

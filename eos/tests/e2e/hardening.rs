@@ -376,3 +376,100 @@ fn a_spool_replaced_by_a_link_out_of_the_root_receives_nothing() {
     fs::create_dir(&spool).unwrap();
     wait_until("it is handled", || sys.state("t")["count"] == 1);
 }
+
+/// A small filesystem of its own for the root, mounted for the test (root only).
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_sets_nothing_aside_and_loses_nothing() {
+    let mut sys = System::new();
+    fs::create_dir_all(&sys.root).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs"])
+        .arg(&sys.root)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: mounting a small filesystem needs root");
+        return;
+    }
+    let _guard = Mounted(sys.root.clone());
+    sys.start();
+    sys.spawn("t", &tally(), &[]);
+    sys.send("t", "before", "{}");
+    wait_until("the first is handled", || sys.state("t")["count"] == 1);
+    let pid = sys.status("t")["pid"].as_u64().unwrap() as u32;
+    // Three messages written while there is room, then the disk is filled, then they are sent
+    // (a rename needs no room; wrapping them in an envelope does).
+    for n in 0..3 {
+        fs::write(
+            sys.path(&format!(".scratch/m{n}")),
+            format!(r#"{{"n": {n}}}"#),
+        )
+        .unwrap();
+    }
+    // And one that is an envelope already: it needs no room to be routed and delivered, but
+    // the actor has none to write its state.
+    let envelope = r#"{"id": "env", "sender": null, "payload": {"n": 9}}"#;
+    fs::write(sys.path(".scratch/env"), envelope).unwrap();
+    let filler = sys.path("filler");
+    let _ = std::process::Command::new("dd")
+        .args(["if=/dev/zero", "bs=64k"])
+        .arg(format!("of={}", filler.display()))
+        .stderr(std::process::Stdio::null())
+        .status();
+    for n in 0..3 {
+        fs::rename(
+            sys.path(&format!(".scratch/m{n}")),
+            sys.path(&format!("send/t::full{n}.json")),
+        )
+        .unwrap();
+    }
+    fs::rename(sys.path(".scratch/env"), sys.path("send/t::env.json")).unwrap();
+    wait_until("the supervisor says there is no room", || {
+        sys.log().contains("no room") || sys.log().contains("No space")
+    });
+    wait_until("env is delivered", || {
+        sys.log().contains("delivering 000000000004-env.json")
+    });
+    // The actor took the signal, could not write its state, and waits to try again: asleep,
+    // no SIGUSR1 pending, the message still there.
+    wait_until("the actor keeps its message for later", || {
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_default()
+        };
+        let usr1_pending = ["SigPnd:", "ShdPnd:"]
+            .iter()
+            .any(|f| u64::from_str_radix(&field(f), 16).is_ok_and(|mask| mask & (1 << 9) != 0));
+        field("State:").starts_with('S')
+            && !usr1_pending
+            && sys.path("running/t/spool/current").exists()
+    });
+    assert_eq!(sys.state("t")["count"], 1, "the state is unchanged");
+    assert!(alive(pid), "the actor is alive");
+    assert!(
+        sys.ls("dead").iter().all(|n| n == "spawn"),
+        "nothing set aside: {:?}",
+        sys.ls("dead")
+    );
+    fs::remove_file(&filler).unwrap();
+    signal(sys.supervisor_pid(), "HUP");
+    wait_until("all are handled once there is room", || {
+        sys.state("t")["count"] == 5
+    });
+    assert!(sys.ls("dead").iter().all(|n| n == "spawn"));
+}
