@@ -15,7 +15,11 @@ bob='{"withdraw": 50, "who": "bob"}'
 
 show() { printf '\n$ %s\n' "$*"; "$@"; }
 now() { date -u +%Y-%m-%dT%H:%M:%S.%6NZ; }
-state() { eos --json inspect bank | jq -c .state; }
+# The state once the bank has handled what it was given (a step delivers; handling follows).
+state() {
+  until [ "$(eos --json pending | jq length)" = 0 ]; do sleep 0.05; done
+  eos --json inspect bank | jq -c .state
+}
 
 eos up >/dev/null
 if ! eos list | grep -q '^bank '; then
