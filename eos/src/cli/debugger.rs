@@ -176,7 +176,8 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
     if all_paused {
         out.say(styled(WARN, "the system is paused (eos resume)"))?;
     }
-    if all.is_empty() {
+    let unrouted = super::doctor::unrouted(root);
+    if all.is_empty() && unrouted.is_empty() {
         out.say("nothing is waiting")?;
     }
     for item in &all {
@@ -197,6 +198,14 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
                 .get("payload")
                 .map(|p| p.to_string())
                 .unwrap_or_default()
+        ))?;
+    }
+    for u in unrouted {
+        out.say(format!(
+            "{} {}: {}",
+            styled(WARN, "not routed"),
+            u.file,
+            u.why
         ))?;
     }
     Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ mod actors;
 mod bench;
 mod debugger;
 mod demo;
+mod doctor;
 mod locate;
 mod log;
 mod messages;
@@ -159,6 +160,8 @@ enum Command {
     },
     /// Everything waiting, system-wide, in the order it would be delivered
     Pending,
+    /// Check the root: what is wrong and what to do about it
+    Doctor,
     /// Draw the message flow from the journal as a sequence diagram
     Trace(trace::Options),
     /// Show the journal, one readable line per event
@@ -271,6 +274,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Step { id } => debugger::step(&root, &out, id),
         Command::Deliver { message } => debugger::deliver(&root, &out, &message),
         Command::Pending => debugger::pending(&root, &out),
+        Command::Doctor => doctor::run(&root, &out),
         Command::Trace(options) => trace::run(&root, &out, options),
         Command::Log { follow } => log::run(&root, &out, follow),
         Command::Watch { interval } => watch::run(&root, &out, interval),

@@ -473,3 +473,50 @@ fn a_full_disk_sets_nothing_aside_and_loses_nothing() {
     });
     assert!(sys.ls("dead").iter().all(|n| n == "spawn"));
 }
+
+#[test]
+fn doctor_says_what_is_wrong_and_what_to_do() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("t", &tally(), &[]);
+    let healthy = ok(&sys.eos(&["doctor"]));
+    assert!(healthy.contains("nothing is wrong"), "{healthy}");
+
+    sys.spawn("c", &counter_sh(), &[]);
+    sys.send("c", "bye", r#"{"exit": true}"#);
+    wait_until("c exited", || sys.status("c")["status"] == "exited");
+    let broken = sys.script("broken.rn", "pub fn handle(");
+    sys.spawn_script("b", &broken, &[]);
+    wait_until("its problem shows", || {
+        sys.actor_dir("b").join("problem.txt").exists()
+    });
+    sys.put("send/notes.txt", "hello");
+    sys.send("ghost", "g1", "{}");
+    sys.wait_dead("dead", "ghost::g1.json");
+    let out = sys.eos(&["doctor"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (text, _) = text(&out);
+    for expected in [
+        "`c` exited with code 3",
+        "eos restart c",
+        "`b`'s script does not compile",
+        "send/notes.txt: not a message name",
+        "1 dead letter(s)",
+        "no actor `ghost`",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    let pending = ok(&sys.eos(&["pending"]));
+    assert!(pending.contains("not routed send/notes.txt"), "{pending}");
+
+    sys.kill9();
+    let findings = json_of(&sys.eos(&["--json", "doctor"]));
+    let stale = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["what"].as_str().unwrap().contains(".pid names"))
+        .unwrap_or_else(|| panic!("{findings}"));
+    assert_eq!(stale["level"], "warning");
+    assert!(stale["fix"].as_str().unwrap().contains("eos up"));
+}
