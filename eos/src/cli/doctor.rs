@@ -320,8 +320,8 @@ fn disk(path: &Path, findings: &mut Vec<Finding>) {
     let Ok(stat) = nix::sys::statvfs::statvfs(path) else {
         return;
     };
-    let free = stat.blocks_available() as u64 * stat.fragment_size() as u64;
-    let total = stat.blocks() as u64 * stat.fragment_size() as u64;
+    let free = stat.blocks_available() * stat.fragment_size();
+    let total = stat.blocks() * stat.fragment_size();
     if total > 0 && (free < 100 << 20 || free * 20 < total) {
         findings.push(finding(
             Level::Warning,
