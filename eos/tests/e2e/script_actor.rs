@@ -283,3 +283,33 @@ fn a_message_waiting_for_a_script_that_compiles_goes_once_it_is_saved() {
     fs::write(&script, COUNTER).unwrap();
     wait_until("it is handled", || sys.state("l") == json!({"count": 1}));
 }
+
+#[test]
+fn handlers_stuck_past_their_deadline_leave_no_threads_behind() {
+    let mut sys = System::new();
+    sys.start();
+    let script = sys.script(
+        "sleepy.rn",
+        "pub fn init() { #{ ok: 0 } }\n\
+         pub fn handle(state, msg) { if msg.payload.get(\"sleep\").is_some() { sleep(60000); } \
+         state.ok += 1; state }\n",
+    );
+    sys.spawn_script("s", &script, &["--deadline", "200ms"]);
+    let pid = sys.status("s")["pid"].as_u64().unwrap();
+    for n in 0..4 {
+        sys.send("s", &format!("stuck{n}"), r#"{"sleep": 1}"#);
+        sys.wait_dead("dead", &format!("s::stuck{n}.json"));
+    }
+    sys.send("s", "fine", "{}");
+    wait_until("the next message is handled", || sys.state("s")["ok"] == 1);
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let threads: u32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(threads <= 2, "{threads} threads after four stuck handlers");
+    assert_eq!(sys.status("s")["pid"].as_u64(), Some(pid), "the same process");
+}
