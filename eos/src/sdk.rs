@@ -143,6 +143,9 @@ pub struct Actor {
 /// How soon a message that could not be handled yet is tried again.
 const RETRY: Duration = Duration::from_secs(1);
 
+/// How often a watched file is looked at when it cannot be watched.
+const LOOK_AGAIN: Duration = Duration::from_secs(2);
+
 impl Actor {
     /// Reads argv and gets ready for SIGUSR1. Call it first thing in `main`.
     pub fn from_env() -> Result<Self> {
@@ -199,15 +202,31 @@ impl Actor {
         F: FnMut(&mut Context, S, Envelope) -> Result<S>,
         C: FnMut(),
     {
-        let watcher = watch.map(Watcher::new).transpose()?;
+        // Inotify instances are limited per user (128 by default): past that, the file is
+        // looked at every few seconds instead.
+        let watcher = watch.and_then(|path| {
+            Watcher::new(path)
+                .inspect_err(|e| {
+                    note(format_args!(
+                        "cannot watch {} ({e:#}); it is looked at every {}s instead",
+                        path.display(),
+                        LOOK_AGAIN.as_secs()
+                    ));
+                })
+                .ok()
+        });
+        let look_again = (watch.is_some() && watcher.is_none()).then_some(LOOK_AGAIN);
         loop {
             if self.handle_current(&mut handler)? {
                 continue;
             }
-            let timeout = if self.retry {
-                PollTimeout::try_from(RETRY).unwrap_or(PollTimeout::MAX)
-            } else {
-                PollTimeout::NONE
+            let wait = [self.retry.then_some(RETRY), look_again]
+                .into_iter()
+                .flatten()
+                .min();
+            let timeout = match wait {
+                Some(wait) => PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX),
+                None => PollTimeout::NONE,
             };
             let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
             if let Some(w) = &watcher {
@@ -220,7 +239,9 @@ impl Actor {
             let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
             let (signalled, touched) = (ready(&fds[0]), fds.get(1).is_some_and(ready));
             drop(fds);
-            if touched && watcher.as_ref().is_some_and(Watcher::changed) {
+            if (touched && watcher.as_ref().is_some_and(Watcher::changed))
+                || (look_again.is_some() && !signalled && !touched)
+            {
                 changed();
             }
             if signalled

@@ -311,5 +311,9 @@ fn handlers_stuck_past_their_deadline_leave_no_threads_behind() {
         .parse()
         .unwrap();
     assert!(threads <= 2, "{threads} threads after four stuck handlers");
-    assert_eq!(sys.status("s")["pid"].as_u64(), Some(pid), "the same process");
+    assert_eq!(
+        sys.status("s")["pid"].as_u64(),
+        Some(pid),
+        "the same process"
+    );
 }
