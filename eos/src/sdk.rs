@@ -153,12 +153,7 @@ impl Actor {
     }
 
     pub fn new(args: Args) -> Result<Self> {
-        let mut mask = SigSet::empty();
-        for signal in [Signal::SIGUSR1, Signal::SIGTERM, Signal::SIGINT] {
-            mask.add(signal);
-        }
-        mask.thread_block().context("blocking signals")?;
-        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).context("signalfd")?;
+        let signals = signal_fd(&[Signal::SIGUSR1, Signal::SIGTERM, Signal::SIGINT])?;
         let root = Root::from_send_dir(&args.send_dir)
             .ok_or_else(|| anyhow!("the send directory has no parent"))?;
         Ok(Actor {
@@ -375,6 +370,17 @@ impl Actor {
     fn set_aside(&self, id: Option<&MessageId>, reason: &str) -> Result<()> {
         set_aside_current(&self.args, id, reason)
     }
+}
+
+/// Blocks `signals` and returns a signalfd to read them from: a process is ready for SIGUSR1
+/// from this moment on, and no signal is lost between two reads.
+pub fn signal_fd(signals: &[Signal]) -> Result<SignalFd> {
+    let mut mask = SigSet::empty();
+    for &signal in signals {
+        mask.add(signal);
+    }
+    mask.thread_block().context("blocking signals")?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC).context("creating a signalfd")
 }
 
 /// Writes a line to the actor's log (its standard error). Never fails: a log that cannot be

@@ -8,12 +8,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use eos::fsio;
 use eos::layout::Floor;
 use eos::pidfd::Pidfd;
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
 use serde_json::Value;
 
 fn main() -> ExitCode {
@@ -33,11 +33,7 @@ fn run() -> Result<()> {
     };
     let dir = PathBuf::from(dir);
     let role = role.to_string_lossy().into_owned();
-    let mut mask = SigSet::empty();
-    mask.add(Signal::SIGUSR1);
-    mask.add(Signal::SIGTERM);
-    mask.thread_block().context("blocking signals")?;
-    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)?;
+    let signals = eos::sdk::signal_fd(&[Signal::SIGUSR1, Signal::SIGTERM])?;
     serve(&dir, &role, &signals)
 }
 

@@ -7,10 +7,9 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use eos::{Envelope, fsio, sdk};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
 
 fn main() -> ExitCode {
     match run() {
@@ -24,11 +23,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<()> {
     let args = sdk::Args::from_env()?;
-    let mut mask = SigSet::empty();
-    mask.add(Signal::SIGUSR1);
-    mask.add(Signal::SIGTERM);
-    mask.thread_block().context("blocking signals")?;
-    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC)?;
+    let signals = sdk::signal_fd(&[Signal::SIGUSR1, Signal::SIGTERM])?;
     let mut log = fs::OpenOptions::new()
         .create(true)
         .append(true)
