@@ -44,7 +44,7 @@ impl ActorView {
     /// "running" by a supervisor that was killed reads "stopped".
     pub fn read(root: &Root, id: &ActorId) -> ActorView {
         let mut view = Self::from_files(root, id);
-        if view.status == "running" && system::running(root).is_none() {
+        if view.status == "running" && !system::locked(root) {
             view.status = "stopped".into();
             view.pid = None;
         }

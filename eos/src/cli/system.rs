@@ -60,6 +60,14 @@ pub fn running(root: &Root) -> Option<Supervisor> {
     None
 }
 
+/// Whether a supervisor holds the root's lock (cheap: no search for which process it is).
+pub fn locked(root: &Root) -> bool {
+    let Ok(file) = File::open(root.lock_file()) else {
+        return false;
+    };
+    Flock::lock(file, FlockArg::LockSharedNonblock).is_err()
+}
+
 /// Whether process `pid` has the file `(dev, ino)` open.
 fn holds_open(pid: u32, (dev, ino): (u64, u64)) -> bool {
     use std::os::unix::fs::MetadataExt;
