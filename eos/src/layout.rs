@@ -196,7 +196,7 @@ impl Root {
     }
 
     /// The names of everything EOS itself keeps directly in a root.
-    pub fn own_names(&self) -> Vec<&'static str> {
+    pub fn own_names() -> Vec<&'static str> {
         vec![
             PID_FILE,
             LOCK_FILE,

@@ -12,7 +12,7 @@ use eos::{ActorId, fsio, layout};
 use log::{info, warn};
 
 use crate::delivery::{self, Placed};
-use crate::policy::{Candidate, Decision, Manual, Policy};
+use crate::policy::{Decision, Manual, Policy};
 use crate::registry::{Registry, Usr1};
 use crate::supervisor::Supervisor;
 
@@ -106,19 +106,8 @@ impl Supervisor {
             .filter_map(|a| Some((a.id.clone(), a.slot.message()?.to_string())))
             .collect();
         let decision = {
-            let enabled: Vec<Candidate> = self
-                .registry
-                .iter()
-                .filter(|a| a.can_take())
-                .filter_map(|a| {
-                    let (file, p) = a.queue.head()?;
-                    Some(Candidate {
-                        actor: &a.id,
-                        file,
-                        message: p.message.as_str(),
-                    })
-                })
-                .collect();
+            // By hand, a message held back (not valid JSON yet) is tried, and says why.
+            let enabled = self.registry.enabled(None);
             manual.pick(&enabled, &busy)?
         };
         let Decision::Deliver { actor, file } = decision else {

@@ -70,10 +70,6 @@ impl Intake {
         }
     }
 
-    pub fn max_bytes(&self) -> u64 {
-        self.max_bytes
-    }
-
     /// Reads a file someone else wrote, bounded and without following links or blocking.
     pub fn read(&self, path: &Path, what: &str) -> Read {
         match fsio::read_limited(path, self.max_bytes) {

@@ -17,7 +17,6 @@ use eos::mailbox::system_order;
 pub struct Candidate<'a> {
     pub actor: &'a ActorId,
     pub file: &'a str,
-    pub message: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,11 +233,7 @@ mod tests {
         actors
             .iter()
             .zip(files)
-            .map(|(actor, file)| Candidate {
-                actor,
-                file,
-                message: file,
-            })
+            .map(|(actor, file)| Candidate { actor, file })
             .collect()
     }
 

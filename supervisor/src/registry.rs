@@ -2,12 +2,14 @@
 //! delivery slot, queue), and which process belongs to which actor.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 
 use eos::spawn_request::SpawnRequest;
 use eos::{ActorDir, ActorId};
 use serde_json::Value;
 
 use crate::lifecycle::Lifecycle;
+use crate::policy::Candidate;
 use crate::queue::Queue;
 use crate::slot::{Signaller, Slot};
 
@@ -28,7 +30,7 @@ pub struct Actor {
     /// written outside a delivery is its own first state.
     pub delivered_since_start: bool,
     /// Its next message could not be read yet (an editor may be writing it): not before then.
-    pub held_until: Option<std::time::Instant>,
+    pub held_until: Option<Instant>,
     /// Whether its spool is a real folder (not a link someone put in its place): nothing is
     /// moved into or out of it otherwise.
     pub spool_ok: bool,
@@ -111,6 +113,20 @@ impl Registry {
     /// The actor whose process `pid` was, forgetting it.
     pub fn reaped(&mut self, pid: u32) -> Option<ActorId> {
         self.by_pid.remove(&pid)
+    }
+
+    /// What may be delivered now: the head of every queue whose actor can take a message,
+    /// leaving out the ones held back until after `now` (none left out without a time).
+    pub fn enabled(&self, now: Option<Instant>) -> Vec<Candidate<'_>> {
+        self.actors
+            .values()
+            .filter(|a| a.can_take())
+            .filter(|a| now.is_none_or(|now| a.held_until.is_none_or(|t| t <= now)))
+            .filter_map(|a| {
+                let (file, _) = a.queue.head()?;
+                Some(Candidate { actor: &a.id, file })
+            })
+            .collect()
     }
 
     /// Known actors, for an error message.

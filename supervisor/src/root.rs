@@ -131,7 +131,7 @@ fn refuse_unsuitable(root: &Path) -> Result<()> {
     }
     let names = fsio::names(&path).with_context(|| format!("reading {}", path.display()))?;
     let used = names.iter().any(|n| n == "running" || n == ".lock");
-    let own = Root::new(&path).own_names();
+    let own = Root::own_names();
     let foreign: Vec<&String> = names
         .iter()
         .filter(|n| !own.contains(&n.as_str()))

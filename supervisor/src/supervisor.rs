@@ -22,7 +22,7 @@ use crate::events::{Change, Event, Events, Watched};
 use crate::history::History;
 use crate::intake::{Intake, Origin, Pile, Read, sorted_names};
 use crate::lifecycle::{ExitReason, Lifecycle};
-use crate::policy::{Candidate, Decision, Fifo, Paused, Policy, SlowMotion};
+use crate::policy::{Decision, Fifo, Paused, Policy, SlowMotion};
 use crate::queue::{Pending, Seen, Settled};
 use crate::registry::{Actor, Registry, Usr1};
 use crate::router::{self, Refused, Router};
@@ -199,7 +199,7 @@ impl Supervisor {
     // ----- delivery -------------------------------------------------------------------------
 
     /// Delivers whatever the policy chooses until it waits; returns when to look again without
-    /// an event (a readiness check, a signal to repeat, the policy's wait).
+    /// an event (a readiness check, a message held back, the policy's wait).
     fn deliver_due(&mut self, now: Instant) -> Option<Instant> {
         let mut wake: Option<Instant> = None;
         let mut soon = |t: Instant| wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
@@ -229,7 +229,7 @@ impl Supervisor {
         }
         loop {
             let decision = {
-                let enabled = enabled(&self.registry, now);
+                let enabled = self.registry.enabled(Some(now));
                 self.policy.choose(now, &enabled)
             };
             match decision {
@@ -526,10 +526,6 @@ impl Supervisor {
             Err(_) if origin.maybe_unfinished(&path) => return,
             Err(reason) => return self.dead(&path, name, &reason),
         };
-        if self.registry.get(&to).is_some_and(|a| !a.spool_ok) {
-            // Its spool is gone or not a folder: the message waits here until it is back.
-            return;
-        }
         let Some(actor) = self.registry.get_mut(&to) else {
             let reason = if self.registry.is_empty() {
                 format!("there is no actor `{to}` (no actors exist)")
@@ -541,6 +537,10 @@ impl Supervisor {
             };
             return self.dead(&path, name, &reason);
         };
+        if !actor.spool_ok {
+            // Its spool is gone or not a folder: the message waits here until it is back.
+            return;
+        }
         let message = envelope.id_or(&id);
         let sent = Journal::Send {
             message: message.to_string(),
@@ -888,22 +888,6 @@ impl Supervisor {
         self.router = Router::new(&self.registry);
         Ok(())
     }
-}
-
-/// The heads of every queue whose actor can take a message now.
-fn enabled(registry: &Registry, now: Instant) -> Vec<Candidate<'_>> {
-    registry
-        .iter()
-        .filter(|a| a.can_take() && a.held_until.is_none_or(|t| t <= now))
-        .filter_map(|a| {
-            let (file, pending) = a.queue.head()?;
-            Some(Candidate {
-                actor: &a.id,
-                file,
-                message: pending.message.as_str(),
-            })
-        })
-        .collect()
 }
 
 fn settled_event(id: &ActorId, settled: Settled) -> Journal {
