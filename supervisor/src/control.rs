@@ -12,7 +12,7 @@ use eos::{ActorId, fsio, layout};
 use log::{info, warn};
 
 use crate::delivery::{self, Placed};
-use crate::policy::{Decision, Manual, Policy};
+use crate::policy::{Busy, Decision, Manual, Policy};
 use crate::registry::{Registry, Usr1};
 use crate::supervisor::Supervisor;
 
@@ -99,11 +99,18 @@ impl Supervisor {
                 actor.lifecycle.poll_ready(now);
             }
         }
-        let busy: Vec<(ActorId, String)> = self
+        let busy: Vec<Busy> = self
             .registry
             .iter()
-            .filter(|a| !a.queue.is_empty())
-            .filter_map(|a| Some((a.id.clone(), a.slot.message()?.to_string())))
+            // An actor that is not running holds nothing up: its mail waits for a restart.
+            .filter(|a| a.lifecycle.is_running())
+            .filter_map(|a| {
+                Some(Busy {
+                    actor: a.id.clone(),
+                    head: a.queue.head()?.0.to_owned(),
+                    handling: a.slot.message()?.to_string(),
+                })
+            })
             .collect();
         let decision = {
             // By hand, a message held back (not valid JSON yet) is tried, and says why.

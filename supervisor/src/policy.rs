@@ -173,44 +173,60 @@ pub enum Manual {
     },
 }
 
+/// An actor with messages waiting that cannot take one now: the head of its queue, and the
+/// message it is handling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Busy {
+    pub actor: ActorId,
+    pub head: String,
+    pub handling: String,
+}
+
+impl Busy {
+    fn refusal(&self) -> Refusal {
+        Refusal::Busy {
+            actor: self.actor.to_string(),
+            handling: self.handling.clone(),
+        }
+    }
+}
+
 impl Manual {
-    /// The candidate to deliver, or why there is none. `waiting` are the actors that have
-    /// messages but are not free (busy handling `handling`), to say so.
-    pub fn pick(
-        &self,
-        enabled: &[Candidate],
-        busy: &[(ActorId, String)],
-    ) -> Result<Decision, Refusal> {
-        let busy_with = |actor: &ActorId| busy.iter().find(|(a, _)| a == actor);
+    /// The candidate to deliver, or why there is none. A step delivers the next message in
+    /// the system-wide order: when that one waits for a busy actor, the step waits too (it is
+    /// refused as busy, and may be asked again), so steps follow `eos pending` exactly.
+    pub fn pick(&self, enabled: &[Candidate], busy: &[Busy]) -> Result<Decision, Refusal> {
         match self {
             Manual::Step { actor } => {
+                let wanted = |a: &ActorId| actor.as_ref().is_none_or(|w| w == a);
                 let mine: Vec<Candidate> = enabled
                     .iter()
-                    .filter(|c| actor.as_ref().is_none_or(|a| a == c.actor))
+                    .filter(|c| wanted(c.actor))
                     .cloned()
                     .collect();
-                if let Some(c) = first(&mine) {
-                    return Ok(Decision::deliver(c));
-                }
-                let blocked = busy
-                    .iter()
-                    .find(|(a, _)| actor.as_ref().is_none_or(|want| want == a));
-                Err(match blocked {
-                    Some((a, handling)) => Refusal::Busy {
-                        actor: a.to_string(),
-                        handling: handling.clone(),
-                    },
-                    None => Refusal::NothingPending {
+                let blocked = busy.iter().filter(|b| wanted(&b.actor)).min_by(|x, y| {
+                    system_order((x.actor.as_str(), &x.head), (y.actor.as_str(), &y.head))
+                });
+                match (first(&mine), blocked) {
+                    (Some(c), Some(b))
+                        if system_order(
+                            (b.actor.as_str(), &b.head),
+                            (c.actor.as_str(), c.file),
+                        )
+                        .is_lt() =>
+                    {
+                        Err(b.refusal())
+                    }
+                    (Some(c), _) => Ok(Decision::deliver(c)),
+                    (None, Some(b)) => Err(b.refusal()),
+                    (None, None) => Err(Refusal::NothingPending {
                         actor: actor.as_ref().map(ToString::to_string),
-                    },
-                })
+                    }),
+                }
             }
             Manual::Deliver { actor, file } => {
-                if let Some((_, handling)) = busy_with(actor) {
-                    return Err(Refusal::Busy {
-                        actor: actor.to_string(),
-                        handling: handling.clone(),
-                    });
+                if let Some(b) = busy.iter().find(|b| b.actor == *actor) {
+                    return Err(b.refusal());
                 }
                 Ok(Decision::Deliver {
                     actor: actor.clone(),
@@ -313,7 +329,11 @@ mod tests {
             chosen(step(Some(&a[0])).pick(&e, &[]).unwrap()),
             Some(("a".into(), "003.json".into()))
         );
-        let busy = vec![(a[0].clone(), "m1".to_owned())];
+        let busy = vec![Busy {
+            actor: a[0].clone(),
+            head: "004.json".into(),
+            handling: "m1".into(),
+        }];
         assert_eq!(
             step(Some(&a[0])).pick(&[], &busy),
             Err(Refusal::Busy {
@@ -325,5 +345,16 @@ mod tests {
             step(None).pick(&[], &[]),
             Err(Refusal::NothingPending { actor: None })
         );
+        // The next in order waits for a busy actor: the step waits, not a later message.
+        let first_busy = vec![Busy {
+            actor: a[0].clone(),
+            head: "001.json".into(),
+            handling: "m0".into(),
+        }];
+        assert!(matches!(
+            step(None).pick(&e[1..], &first_busy),
+            Err(Refusal::Busy { .. })
+        ));
+        assert!(chosen(step(None).pick(&e[1..], &busy).unwrap()).is_some());
     }
 }
