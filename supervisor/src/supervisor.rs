@@ -118,8 +118,9 @@ impl Supervisor {
             }
             self.settle_queues();
             for (_, id) in std::mem::take(&mut self.moved_away) {
-                // Renamed somewhere other than `dead/`: handled.
-                self.current_done(&id, Some(false));
+                // The other half of the rename did not come in this batch (it may be in the
+                // next read): `dead/` says whether it failed.
+                self.current_done(&id, None);
             }
             if Instant::now() >= next_tick {
                 self.rescan();
