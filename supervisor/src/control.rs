@@ -128,7 +128,7 @@ impl Supervisor {
         match delivery::place(a, &file, &mut self.intake, &mut self.history, now, true) {
             Placed::Delivered { message, payload } => {
                 a.slot.signal(&Usr1(&a.lifecycle));
-                self.policy.delivered(now);
+                self.policy.delivered(Instant::now());
                 Ok(Delivered {
                     actor,
                     message: message.to_string(),

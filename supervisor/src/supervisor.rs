@@ -239,7 +239,9 @@ impl Supervisor {
                         // Nothing was placed: the actor is held back, or its queue changed.
                         continue;
                     }
-                    self.policy.delivered(now);
+                    // The time it was placed, after its journal entry: slow motion's spacing
+                    // then holds between the entries too.
+                    self.policy.delivered(Instant::now());
                 }
                 Decision::WaitUntil(t) => {
                     soon(t);
