@@ -14,8 +14,8 @@
 //!   SIGUSR1;
 //! - deep queues: 1k, 10k, 100k messages queued to one probe actor while it is paused, then
 //!   drained: messages per second for each;
-//! - supervisor syscalls per delivered message (counted by `strace -c` attached to the
-//!   supervisor while N messages are routed and delivered), where strace is installed.
+//! - supervisor syscalls per delivered message (counted by `perf stat`, or `strace -c`, attached
+//!   to the supervisor while N messages are routed and delivered), where either is installed.
 //!
 //! Once, on the first filesystem: 1,000 script actors spawned (seconds until each has handled a
 //! message, memory per actor, the supervisor's CPU while they all sit idle).
@@ -74,8 +74,8 @@ pub struct Options {
     /// Rounds of floor and EOS in turns; the median is reported
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
-    /// Queue depths for the deep-queue run, comma-separated (none: skip it)
-    #[arg(long, value_delimiter = ',', default_values_t = [1000, 10_000, 100_000])]
+    /// Queue depths for the deep-queue run, comma-separated (`--deep` alone: skip it)
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_values_t = [1000, 10_000, 100_000])]
     deep: Vec<u32>,
     /// Script actors to spawn for the many-actors run (0: skip it)
     #[arg(long, default_value_t = 1000)]
@@ -255,16 +255,17 @@ fn measure_eos(
     figures["latency_p90_us"] = json!(latency.1);
 
     match syscalls(root, messages, sent)? {
-        Some(per_message) => {
+        Some((per_message, counter)) => {
             out.say(format!(
                 "syscalls:          {per_message:.1} supervisor syscalls per delivered message \
-                 (strace -c on the supervisor, {messages} messages to one actor)"
+                 ({counter} on the supervisor, {messages} messages to one actor)"
             ))?;
             figures["supervisor_syscalls_per_message"] = json!(per_message);
+            figures["syscalls_counted_by"] = json!(counter);
         }
         None => out.say(styled(
             DIM,
-            "syscalls:          (strace is not installed; skipped)",
+            "syscalls:          (neither perf nor strace is installed; skipped)",
         ))?,
     }
 
@@ -359,18 +360,25 @@ fn wait_state(root: &Root, id: &str, done: impl Fn(&Value) -> bool) -> Result<()
     poll::state(root, id, Duration::from_secs(600), done).map(drop)
 }
 
-/// The supervisor's syscalls per delivered message: `strace -c` attached to it while
-/// `messages` more go to the sink. `None` without strace.
-fn syscalls(root: &Root, messages: u32, sent_before: u32) -> Result<Option<f64>> {
+/// The supervisor's syscalls per delivered message while `messages` more go to the sink, and
+/// what counted them. `perf stat` counts the kernel's own syscall tracepoint and leaves the
+/// supervisor's timing alone; `strace -c`, the fallback, stops it at every call, and a slower
+/// supervisor sees fewer events per wake-up, so it counts a few more. `None` without either.
+fn syscalls(root: &Root, messages: u32, sent_before: u32) -> Result<Option<(f64, &'static str)>> {
+    let pid = system::require(root)?.pidfd.pid().to_string();
+    if let Some(perf) = crate::programs::on_path("perf")
+        && let Some(calls) = count_with_perf(root, &perf, &pid, messages, sent_before)?
+    {
+        return Ok(Some((calls / f64::from(messages), "perf stat")));
+    }
     let Some(strace) = crate::programs::on_path("strace") else {
         return Ok(None);
     };
-    let supervisor = system::require(root)?;
     let report = root.path().join("strace.txt");
     let mut tracer = Command::new(strace)
         .args(["-c", "-o"])
         .arg(&report)
-        .args(["-p", &supervisor.pidfd.pid().to_string()])
+        .args(["-p", &pid])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -393,7 +401,77 @@ fn syscalls(root: &Root, messages: u32, sent_before: u32) -> Result<Option<f64>>
         .find(|l| l.trim_end().ends_with("total"))
         .and_then(|l| l.split_whitespace().nth(3))
         .and_then(|calls| calls.parse::<f64>().ok());
-    Ok(total.map(|calls| calls / f64::from(messages)))
+    Ok(total.map(|calls| (calls / f64::from(messages), "strace -c")))
+}
+
+/// Counts the supervisor's syscalls with `perf stat`, started disabled and enabled through its
+/// control FIFO (it acknowledges), so that counting covers exactly the messages. `None` if perf
+/// cannot count here (no permission, no tracepoints).
+fn count_with_perf(
+    root: &Root,
+    perf: &Path,
+    pid: &str,
+    messages: u32,
+    sent_before: u32,
+) -> Result<Option<f64>> {
+    let dir = root.path();
+    let (control, ack, report) = (
+        dir.join("perf.ctl"),
+        dir.join("perf.ack"),
+        dir.join("perf.txt"),
+    );
+    for fifo in [&control, &ack] {
+        let _ = fs::remove_file(fifo);
+        nix::unistd::mkfifo(fifo.as_path(), nix::sys::stat::Mode::S_IRWXU)?;
+    }
+    let mut counter = Command::new(perf)
+        .args([
+            "stat",
+            "-e",
+            "raw_syscalls:sys_enter",
+            "-x",
+            ",",
+            "-D",
+            "-1",
+            "-o",
+        ])
+        .arg(&report)
+        .args(["-p", pid, "--control"])
+        .arg(format!("fifo:{},{}", control.display(), ack.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    // Opening the FIFOs waits for perf to open its ends; if it fails first, nobody will.
+    let enabled = (|| -> std::io::Result<bool> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ack = ack.clone();
+        std::thread::spawn(move || {
+            let mut answer = [0u8; 4];
+            let read = fs::File::open(&ack).and_then(|mut f| f.read_exact(&mut answer));
+            let _ = tx.send(read.is_ok() && &answer == b"ack\n");
+        });
+        std::io::Write::write_all(
+            &mut fs::OpenOptions::new().write(true).open(&control)?,
+            b"enable\n",
+        )?;
+        Ok(rx.recv_timeout(Duration::from_secs(10)).unwrap_or(false))
+    })();
+    if !matches!(enabled, Ok(true)) {
+        let _ = counter.kill();
+        let _ = counter.wait();
+        return Ok(None);
+    }
+    let timed = to_sink(root, messages, sent_before);
+    let _ = Pidfd::open(counter.id()).and_then(|p| p.signal(Signal::SIGINT));
+    let _ = counter.wait();
+    timed?;
+    let text = fs::read_to_string(&report).unwrap_or_default();
+    Ok(text
+        .lines()
+        .find(|l| l.contains("raw_syscalls:sys_enter"))
+        .and_then(|l| l.split(',').next())
+        .and_then(|calls| calls.parse::<f64>().ok()))
 }
 
 /// Median and 90th percentile, in microseconds, of the time from a message's rename into
