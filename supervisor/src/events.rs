@@ -110,14 +110,25 @@ impl Events {
         })
     }
 
-    /// Starts watching `path` for files arriving and leaving.
+    /// Starts watching `path` for files arriving, and leaving where that matters.
     pub fn watch(&mut self, path: &Path, dir: Watched) -> Result<()> {
-        let flags = AddWatchFlags::IN_CLOSE_WRITE
+        let arriving = AddWatchFlags::IN_CLOSE_WRITE
             | AddWatchFlags::IN_MOVED_TO
-            | AddWatchFlags::IN_DELETE
-            | AddWatchFlags::IN_MOVED_FROM
             | AddWatchFlags::IN_ONLYDIR
             | AddWatchFlags::IN_DONT_FOLLOW;
+        // What leaves the inboxes (`send/`, `spawn/`, `control/`) and the piles of dead
+        // letters is nothing to react to; watching it would only echo the supervisor's own
+        // renames back to it.
+        let flags = match dir {
+            Watched::Root | Watched::Actor(_) | Watched::Spool(_) => {
+                arriving | AddWatchFlags::IN_DELETE | AddWatchFlags::IN_MOVED_FROM
+            }
+            Watched::Spawn
+            | Watched::Send
+            | Watched::Dead
+            | Watched::DeadSpawn
+            | Watched::Control => arriving,
+        };
         let wd = self
             .inotify
             .add_watch(path, flags)
@@ -148,6 +159,15 @@ impl Events {
         if files {
             self.read_files(&mut events)?;
         }
+        Ok(events)
+    }
+
+    /// File events already queued, read without waiting or polling: after the supervisor's
+    /// own renames their echo is known to be there, and one read costs less than a poll and a
+    /// read. Signals wait for the next [`wait`](Self::wait).
+    pub fn read_now(&mut self) -> Result<Vec<Event>> {
+        let mut events = Vec::new();
+        self.read_files(&mut events)?;
         Ok(events)
     }
 

@@ -149,6 +149,11 @@ impl Queue {
         }
     }
 
+    /// Whether an event the supervisor caused has not come back yet.
+    pub fn awaits_echo(&self) -> bool {
+        !self.expected.is_empty()
+    }
+
     /// Whether the event was one the supervisor caused (and so is now no longer expected).
     pub fn was_expected(&mut self, file: &str, change: Change) -> bool {
         let key = (file.to_owned(), change);

@@ -1,17 +1,36 @@
-//! Adaptive spinning: before it sleeps, the supervisor may look for new events without
-//! sleeping for a few tens of microseconds. In a conversation between actors the next message
-//! usually comes within that time, and a processor that never went idle answers it at once; on
-//! these machines waking an idle one costs about as much as a whole delivery. It spins only
-//! while events have lately been coming that soon after a turn of work: when they come slower
-//! (at the pace of fsync, say), spinning would only burn time.
+//! How the loop waits for events without sleeping. A processor that went idle costs about as
+//! much to wake on these machines as a whole delivery, and a poll and a read cost two syscalls
+//! where a read alone costs one; so when events are likely to come within microseconds the
+//! supervisor keeps its processor busy and reads at a few chosen moments instead of sleeping.
+//!
+//! Adaptive spinning: in a conversation between actors the next message usually comes within
+//! a few tens of microseconds of a turn. The supervisor spins only while events have lately
+//! been coming that soon: when they come slower (at the pace of fsync, say), spinning would
+//! only burn time.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long one spin looks for events.
 pub const SPIN: Duration = Duration::from_micros(60);
 
+/// How often a spin looks.
+const LOOK_EVERY: Duration = Duration::from_micros(10);
+
+/// How long after an actor's state arrives its `current` is looked for: it removes it right
+/// after.
+pub const RESULT: Duration = Duration::from_micros(30);
+
+/// Signals are read only by a poll: one comes at least this often, however busy the loop.
+pub const POLL_AT_LEAST: Duration = Duration::from_millis(1);
+
 /// Gaps are counted up to this: one long sleep must not outweigh many short ones for long.
 const MAX_GAP_US: f64 = 1000.0;
+
+/// The moments a spin that starts at `start` looks for events.
+pub fn looks(start: Instant) -> impl Iterator<Item = Instant> {
+    let n = (SPIN.as_micros() / LOOK_EVERY.as_micros()) as u32;
+    (1..=n).map(move |k| start + LOOK_EVERY * k)
+}
 
 #[derive(Debug)]
 pub struct Spinner {
@@ -44,6 +63,19 @@ mod tests {
 
     fn us(n: u64) -> Duration {
         Duration::from_micros(n)
+    }
+
+    #[test]
+    fn a_spin_looks_a_few_times_within_its_span() {
+        let start = Instant::now();
+        let looks: Vec<Instant> = looks(start).collect();
+        assert!(
+            !looks.is_empty() && looks.len() <= 10,
+            "{} looks",
+            looks.len()
+        );
+        assert!(looks.windows(2).all(|w| w[0] < w[1]));
+        assert!(looks.iter().all(|&t| t > start && t <= start + SPIN));
     }
 
     #[test]

@@ -69,6 +69,10 @@ pub struct Supervisor {
     /// cookie: if the other half of the rename lands in `dead/`, the message failed.
     moved_away: Vec<(u32, ActorId)>,
     spinner: Spinner,
+    /// When the loop last polled (and so read signals).
+    last_poll: Instant,
+    /// An actor that wrote its state while handling a message, and when.
+    result_due: Option<(ActorId, Instant)>,
 }
 
 impl Supervisor {
@@ -97,6 +101,8 @@ impl Supervisor {
             stopping: None,
             moved_away: Vec::new(),
             spinner: Spinner::default(),
+            last_poll: Instant::now(),
+            result_due: None,
         })
     }
 
@@ -129,24 +135,54 @@ impl Supervisor {
         }
     }
 
-    /// Waits for events until `wake`: spinning first while events have lately come soon
-    /// after a turn (see [`spin`]), then asleep.
+    /// Waits for events until `wake`: first looking without a poll for the ones that are
+    /// there or due, then asleep.
     fn wait(&mut self, wake: Instant) -> Result<Vec<Event>> {
         let start = Instant::now();
-        let mut events = Vec::new();
-        if self.spinner.should_spin() {
-            let until = start + spin::SPIN;
-            while events.is_empty() && Instant::now() < until {
-                events = self.events.wait(Some(Duration::ZERO))?;
-            }
-        }
+        let mut events = self.look(start)?;
         if events.is_empty() {
+            self.last_poll = Instant::now();
             events = self
                 .events
-                .wait(Some(wake.saturating_duration_since(Instant::now())))?;
+                .wait(Some(wake.saturating_duration_since(self.last_poll)))?;
         }
         self.spinner.observed(start.elapsed());
         Ok(events)
+    }
+
+    /// Reads file events at the moments they are likely there, without polling: a read costs
+    /// one syscall where a poll and a read cost two. Those moments are now, when this turn's
+    /// own renames have an echo queued; just after an actor's state arrived while it handles
+    /// a message, when its `current` is removed; and while spinning (see [`spin`]). Only a
+    /// poll reads signals, so at least one comes every [`spin::POLL_AT_LEAST`].
+    fn look(&mut self, start: Instant) -> Result<Vec<Event>> {
+        let result_due = self.result_due.take();
+        if self.last_poll.elapsed() > spin::POLL_AT_LEAST {
+            return Ok(Vec::new());
+        }
+        let mut looks = Vec::new();
+        if self.registry.iter().any(|a| a.queue.awaits_echo()) {
+            looks.push(start);
+        }
+        if let Some((id, at)) = result_due
+            && self.registry.get(&id).is_some_and(|a| !a.slot.is_free())
+        {
+            looks.push(at + spin::RESULT);
+        }
+        if self.spinner.should_spin() {
+            looks.extend(spin::looks(start));
+        }
+        looks.sort();
+        for at in looks {
+            while Instant::now() < at {
+                std::hint::spin_loop();
+            }
+            let events = self.events.read_now()?;
+            if !events.is_empty() {
+                return Ok(events);
+            }
+        }
+        Ok(Vec::new())
     }
 
     fn handle(&mut self, event: Event) -> ControlFlow<Stop> {
@@ -465,6 +501,8 @@ impl Supervisor {
             return;
         };
         if !actor.slot.is_free() {
+            // The actor's own result: the removal of its `current` follows in microseconds.
+            self.result_due = Some((id.clone(), Instant::now()));
             return;
         }
         let Some(after) = read_state(&self.intake, &actor.dir.state_file()) else {
