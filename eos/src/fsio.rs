@@ -206,6 +206,24 @@ pub fn move_unique(from: &Path, dir: &Path, name: &str) -> io::Result<PathBuf> {
 
 /// The names in `dir`, as UTF-8 strings; names that are not UTF-8 are skipped (no EOS file
 /// has one).
+/// Creates a folder only its owner can use, unless it exists (a folder, not a link).
+pub fn create_private_dir(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    match fs::DirBuilder::new().mode(0o700).create(path) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            if fs::symlink_metadata(path)?.is_dir() {
+                Ok(())
+            } else {
+                Err(io::Error::other(format!(
+                    "{} is not a folder",
+                    path.display()
+                )))
+            }
+        }
+        result => result,
+    }
+}
+
 pub fn names(dir: &Path) -> io::Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in fs::read_dir(dir)? {

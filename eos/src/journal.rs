@@ -49,8 +49,33 @@ pub enum Event {
         #[serde(default)]
         state: Value,
     },
-    /// An actor was started again by a new supervisor.
-    Restart { actor: String },
+    /// An actor was started again: by a new supervisor, by a person (`eos restart`), or by its
+    /// supervision node (`node`), as its `attempt`th restart within the node's period, after
+    /// waiting `backoff_ms`; `reason` says why.
+    Restart {
+        actor: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempt: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        backoff_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// `watcher` was told that `actor` exited (or does not exist), `via` a monitor, a link
+    /// (while trapping exits) or because it is the actor's parent.
+    Down {
+        watcher: String,
+        actor: String,
+        reason: String,
+        via: String,
+    },
+    /// A supervision node restarted its children too often and gave up; its failure goes up
+    /// to `to`.
+    Escalate { node: String, to: String },
+    /// A supervision node gave up at the top: its actors stay down.
+    GiveUp { node: String, reason: String },
     /// A message appeared in `send/`: who to whom, and which message's handling sent it.
     Send {
         message: String,
@@ -101,6 +126,10 @@ pub enum Event {
         code: Option<i32>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signal: Option<String>,
+        /// In words: `normal`, `exit code 3`, `killed by SIGKILL`, `stopped by its
+        /// supervisor`, `linked to b, which exited: …`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     /// Delivery paused, for everyone (`actor` absent) or for one actor.
     Pause {
@@ -155,11 +184,22 @@ pub enum Event {
 }
 
 impl Event {
+    /// An actor started again, with no more said.
+    pub fn restart(actor: impl Into<String>) -> Self {
+        Event::Restart {
+            actor: actor.into(),
+            node: None,
+            attempt: None,
+            backoff_ms: None,
+            reason: None,
+        }
+    }
+
     /// The actor the event is about, if one.
     pub fn actor(&self) -> Option<&str> {
         match self {
             Event::Spawn { actor, .. }
-            | Event::Restart { actor }
+            | Event::Restart { actor, .. }
             | Event::Deliver { actor, .. }
             | Event::Result { actor, .. }
             | Event::Exit { actor, .. }
@@ -172,7 +212,8 @@ impl Event {
             Event::Dead { actor, .. } | Event::Pause { actor } | Event::Resume { actor } => {
                 actor.as_deref()
             }
-            Event::Lost { .. } => None,
+            Event::Down { watcher, .. } => Some(watcher),
+            Event::Lost { .. } | Event::Escalate { .. } | Event::GiveUp { .. } => None,
         }
     }
 }

@@ -46,6 +46,13 @@ const SPAWN_RECORD: &str = "spawn.json";
 const ACTOR_LOG: &str = "actor.log";
 const LAST_ERROR: &str = "last_error.txt";
 const PROBLEM: &str = "problem.txt";
+const TREES: &str = "trees";
+const SUPERVISION: &str = "supervision.json";
+const RESTART: &str = "restart";
+const MONITORS: &str = "monitors";
+const LINKS: &str = "links";
+const TRAP_EXITS: &str = "trap_exits";
+const STRATEGY: &str = "strategy";
 const MESSAGE_EXT: &str = ".json";
 const SEND_SEPARATOR: &str = "::";
 const REASON_EXT: &str = ".reason";
@@ -210,13 +217,26 @@ impl Root {
             JOURNAL,
             OLD_JOURNAL,
             SUPERVISOR_LOG,
+            TREES,
+            SUPERVISION,
         ]
     }
 
+    /// Supervision trees, one file a tree (`eos tree apply` puts them here).
+    pub fn trees_dir(&self) -> PathBuf {
+        self.path.join(TREES)
+    }
+
+    /// The supervisor's record of its supervision nodes: restarts, and why one gave up.
+    pub fn supervision_file(&self) -> PathBuf {
+        self.path.join(SUPERVISION)
+    }
+
     /// Every directory the supervisor creates at start.
-    pub fn dirs(&self) -> [PathBuf; 8] {
+    pub fn dirs(&self) -> [PathBuf; 9] {
         [
             self.path.clone(),
+            self.trees_dir(),
             self.spawn_dir(),
             self.send_dir(),
             self.running_dir(),
@@ -277,8 +297,45 @@ impl ActorDir {
             LAST_ERROR,
             PROBLEM,
             PROBE_LOG,
+            RESTART,
+            SPAWN,
+            MONITORS,
+            LINKS,
+            TRAP_EXITS,
+            STRATEGY,
         ]
         .contains(&name)
+    }
+
+    /// Its restart type (`permanent`, `transient`, `temporary`), one word a person may change.
+    pub fn restart_file(&self) -> PathBuf {
+        self.path.join(RESTART)
+    }
+
+    /// Where the actor writes spawn requests for its own children.
+    pub fn spawn_dir(&self) -> PathBuf {
+        self.path.join(SPAWN)
+    }
+
+    /// One empty file a watched actor: the actor gets a `down` message when that one exits.
+    pub fn monitors_dir(&self) -> PathBuf {
+        self.path.join(MONITORS)
+    }
+
+    /// One empty file a linked actor: an abnormal exit of either stops the other.
+    pub fn links_dir(&self) -> PathBuf {
+        self.path.join(LINKS)
+    }
+
+    /// While this file exists, a linked actor's abnormal exit comes as a `down` message
+    /// instead of stopping this one.
+    pub fn trap_exits_file(&self) -> PathBuf {
+        self.path.join(TRAP_EXITS)
+    }
+
+    /// How it supervises the children it spawns: one strategy word (default `one_for_one`).
+    pub fn strategy_file(&self) -> PathBuf {
+        self.path.join(STRATEGY)
     }
 
     /// The actor's state, read before and written after every message.

@@ -3,7 +3,7 @@
 //! This library owns the on-disk protocol that the supervisor, the CLI, the script actor and
 //! any Rust actor share: the layout of a root and every file name in it ([`layout`]), ids
 //! ([`id`]), the message envelope ([`envelope`]), atomic file I/O ([`fsio`]), dead letters
-//! ([`dead`]), spawn requests and actor status files, signalling by pidfd ([`pidfd`]), and the
+//! ([`dead`]), spawn requests and actor status files, supervision ([`supervision`]), signalling by pidfd ([`pidfd`]), and the
 //! SDK with which a Rust program is an actor ([`sdk`]), the journal and the message history read
 //! from it ([`journal`], [`history`]).
 //!
@@ -30,6 +30,7 @@ pub mod programs;
 pub mod sdk;
 pub mod spawn_request;
 pub mod status;
+pub mod supervision;
 
 pub use envelope::Envelope;
 pub use id::{ActorId, MessageId};

@@ -38,6 +38,7 @@ use crate::fsio;
 use crate::id::{ActorId, MessageId};
 use crate::layout::{self, ActorDir, Root};
 use crate::numbers;
+use crate::spawn_request::SpawnRequest;
 
 /// The most an actor reads of a message or its state: a file that others can write is never
 /// read without a bound.
@@ -91,6 +92,14 @@ pub struct Context<'a> {
     args: &'a Args,
     handling: Option<MessageId>,
     outbox: Vec<(ActorId, Envelope)>,
+    spawns: Vec<SpawnRequest>,
+    watches: Vec<Watch>,
+}
+
+/// Whom a handler asked to watch, kept until it succeeds.
+enum Watch {
+    Monitor(ActorId),
+    Link(ActorId),
 }
 
 impl Context<'_> {
@@ -113,6 +122,38 @@ impl Context<'_> {
         envelope.cause = self.handling.clone();
         self.outbox.push((to, envelope));
         Ok(id)
+    }
+
+    /// Spawns a child that this actor supervises (one_for_one, `permanent` unless the request
+    /// says), once the handler has returned successfully. Returns the child's id (made up from
+    /// the program's name when the request has none).
+    pub fn spawn(&mut self, mut request: SpawnRequest) -> Result<ActorId> {
+        let id = request.id.clone().unwrap_or_else(|| {
+            let stem = std::path::Path::new(&request.path)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            ActorId::generate(&stem)
+        });
+        request.id = Some(id.clone());
+        self.spawns.push(request);
+        Ok(id)
+    }
+
+    /// Monitors `id`: whenever it exits (or if it does not run), this actor receives a message
+    /// from the system, `{"eos": "down", "actor": id, "reason": ..., "via": "monitor"}`.
+    pub fn monitor(&mut self, id: &str) -> Result<()> {
+        let id = ActorId::parse(id).map_err(|e| anyhow!("cannot monitor: {e}"))?;
+        self.watches.push(Watch::Monitor(id));
+        Ok(())
+    }
+
+    /// Links this actor with `id`: when either exits abnormally the other is stopped, unless
+    /// it traps exits (a `trap_exits` file in its folder), when it gets a `down` message.
+    pub fn link(&mut self, id: &str) -> Result<()> {
+        let id = ActorId::parse(id).map_err(|e| anyhow!("cannot link: {e}"))?;
+        self.watches.push(Watch::Link(id));
+        Ok(())
     }
 }
 
@@ -294,6 +335,8 @@ impl Actor {
             args: &self.args,
             handling: id.clone(),
             outbox: Vec::new(),
+            spawns: Vec::new(),
+            watches: Vec::new(),
         };
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, state, envelope)));
         let new_state = match outcome {
@@ -320,11 +363,28 @@ impl Actor {
         // message is delivered again (at-least-once), never that an effect is half-made.
         // A send or the state that cannot be written (a full disk, say) leaves the message
         // where it is, to be tried again: it is never lost, and never deleted unrecorded.
-        let scratch = self.dir().scratch_dir();
+        let dir = self.dir();
+        let scratch = dir.scratch_dir();
         let written = ctx
             .outbox
             .into_iter()
             .try_for_each(|(to, envelope)| envelope.post_via(&scratch, &self.root, &to).map(drop))
+            .and_then(|()| {
+                ctx.spawns.iter().try_for_each(|request| {
+                    let name = format!("{}.json", request.id.as_ref().map_or("", |i| i.as_str()));
+                    fsio::write_json_atomic_via(&scratch, &dir.spawn_dir().join(name), request)
+                })
+            })
+            .and_then(|()| {
+                ctx.watches.iter().try_for_each(|watch| {
+                    let (folder, id) = match watch {
+                        Watch::Monitor(id) => (dir.monitors_dir(), id),
+                        Watch::Link(id) => (dir.links_dir(), id),
+                    };
+                    fsio::write_atomic_via(&scratch, &folder.join(id.as_str()), b"")
+                        .with_context(|| format!("writing {}", folder.display()))
+                })
+            })
             .and_then(|()| {
                 fsio::write_json_atomic_via(&scratch, &self.args.state_file, &new_state)
             });

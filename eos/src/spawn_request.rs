@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::id::ActorId;
+use crate::supervision::RestartType;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpawnRequest {
     /// The executable. Absolute; or relative to the supervisor's working directory when it
@@ -29,6 +30,22 @@ pub struct SpawnRequest {
     /// working directory.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub copy: Vec<String>,
+    /// Whether it is started again when it exits; kept in `running/<id>/restart`, where a
+    /// person may change it. Absent: `temporary` for an actor a person spawned, `permanent`
+    /// for one in a tree or spawned by an actor (as in OTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<RestartType>,
+    /// Milliseconds between SIGTERM and SIGKILL when its supervisor stops it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shutdown_ms: Option<u64>,
+    /// A message it was handling when it crashed this many times in a row goes to `dead/`
+    /// (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poison_after: Option<u32>,
+    /// The supervision node it belongs to: a tree (`name`, or `name/sub` for a nested node).
+    /// Absent: its parent actor's, or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 #[cfg(test)]

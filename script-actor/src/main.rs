@@ -22,6 +22,7 @@ use eos::sdk::{Actor, Args, Defer, note};
 use eos::{ActorDir, fsio};
 use rune::Context;
 
+use crate::host::Effect;
 use crate::script::{Refresh, Script};
 use crate::watchdog::{Kind, Overdue, Watchdog};
 use crate::worker::{Call, Limits, Worker};
@@ -76,9 +77,9 @@ fn main() -> ExitCode {
 }
 
 /// The scripting context: Rune's standard modules and EOS's host functions.
-fn context(id: &str) -> Result<Context> {
+fn context(id: &str, script_dir: &std::path::Path) -> Result<Context> {
     let mut context = Context::with_default_modules()?;
-    context.install(host::module(id.to_owned())?)?;
+    context.install(host::module(id.to_owned(), script_dir.to_path_buf())?)?;
     Ok(context)
 }
 
@@ -88,7 +89,7 @@ fn check(files: &[String]) -> Result<ExitCode> {
     if files.is_empty() {
         return Err(anyhow!("usage: script-actor --check FILE..."));
     }
-    let context = context("check")?;
+    let context = context("check", std::path::Path::new("."))?;
     let mut failed = false;
     for file in files {
         match script::compile(&context, file.as_ref()) {
@@ -120,7 +121,11 @@ fn run(cli: Cli) -> Result<()> {
     let dir = actor.dir();
     let script_path = std::path::absolute(&cli.script)
         .with_context(|| format!("locating {}", cli.script.display()))?;
-    let context = context(id.as_str())?;
+    let script_dir = script_path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let context = context(id.as_str(), &script_dir)?;
     let runtime = Arc::new(context.runtime()?);
     let limits = Limits {
         budget: cli.budget,
@@ -162,8 +167,17 @@ fn run(cli: Cli) -> Result<()> {
             let outcome = worker
                 .run(&compiled, Call::Handle { state, msg })
                 .map_err(|e| anyhow!(e))?;
-            for (to, payload) in outcome.sent {
-                ctx.send(&to, payload)?;
+            for effect in outcome.effects {
+                match effect {
+                    Effect::Send(to, payload) => drop(ctx.send(&to, payload)?),
+                    Effect::Spawn(request) => {
+                        let request = serde_json::from_value(request)
+                            .map_err(|e| anyhow!("spawn: not a valid request: {e}"))?;
+                        ctx.spawn(request)?;
+                    }
+                    Effect::Monitor(id) => ctx.monitor(&id)?,
+                    Effect::Link(id) => ctx.link(&id)?,
+                }
             }
             Ok(outcome.state)
         },

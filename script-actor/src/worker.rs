@@ -31,10 +31,10 @@ pub enum Call {
     },
 }
 
-/// What a successful call produced: the new state and the messages it sent.
+/// What a successful call produced: the new state and what else it asked for.
 pub struct Outcome {
     pub state: serde_json::Value,
-    pub sent: Vec<(String, serde_json::Value)>,
+    pub effects: Vec<host::Effect>,
 }
 
 pub struct Worker {
@@ -77,13 +77,13 @@ fn execute(
     limits: Limits,
 ) -> Result<Outcome, String> {
     let mut vm = Vm::new(runtime.clone(), compiled.unit.clone());
-    host::take_outbox();
+    host::take_effects();
     let (name, args) = match call {
         Call::Init => {
             if vm.lookup_function(["init"]).is_err() {
                 return Ok(Outcome {
                     state: serde_json::json!({}),
-                    sent: Vec::new(),
+                    effects: Vec::new(),
                 });
             }
             ("init", None)
@@ -112,7 +112,7 @@ fn execute(
         .map_err(|e| format!("`{name}` returned a value JSON cannot hold: {e}"))?;
     Ok(Outcome {
         state,
-        sent: host::take_outbox(),
+        effects: host::take_effects(),
     })
 }
 /// A runtime error as a person needs it: what, where in the script, and for the limits, which.

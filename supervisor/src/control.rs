@@ -65,10 +65,7 @@ impl Supervisor {
             });
         }
         info!("restarting {id} by request");
-        self.history.emit(eos::journal::Event::Restart {
-            actor: id.to_string(),
-        });
-        self.start(id);
+        self.restart_one(id, None, "asked for (eos restart)");
         Ok(())
     }
 

@@ -27,6 +27,13 @@ pub enum Watched {
     /// An actor's folder (for `paused`).
     Actor(ActorId),
     Spool(ActorId),
+    /// Where an actor writes spawn requests for its children.
+    Children(ActorId),
+    /// An actor's `monitors/` and `links/`.
+    Monitors(ActorId),
+    Links(ActorId),
+    /// Supervision trees.
+    Trees,
     Dead,
     DeadSpawn,
     Control,
@@ -120,14 +127,17 @@ impl Events {
         // letters is nothing to react to; watching it would only echo the supervisor's own
         // renames back to it.
         let flags = match dir {
-            Watched::Root | Watched::Actor(_) | Watched::Spool(_) => {
+            Watched::Root | Watched::Actor(_) | Watched::Spool(_) | Watched::Trees => {
                 arriving | AddWatchFlags::IN_DELETE | AddWatchFlags::IN_MOVED_FROM
             }
             Watched::Spawn
             | Watched::Send
             | Watched::Dead
             | Watched::DeadSpawn
-            | Watched::Control => arriving,
+            | Watched::Control
+            | Watched::Children(_)
+            | Watched::Monitors(_)
+            | Watched::Links(_) => arriving,
         };
         let wd = self
             .inotify
@@ -231,7 +241,9 @@ impl Events {
 
     /// Stops watching an actor's folders (it is gone).
     pub fn forget(&mut self, id: &ActorId) {
-        self.watches
-            .retain(|_, w| !matches!(w, Watched::Actor(a) | Watched::Spool(a) if a == id));
+        self.watches.retain(|_, w| {
+            !matches!(w, Watched::Actor(a) | Watched::Spool(a) | Watched::Children(a)
+                    | Watched::Monitors(a) | Watched::Links(a) if a == id)
+        });
     }
 }

@@ -142,11 +142,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = Root::new(dir.path());
         let mut h = History::open(&root, 1 << 20, false);
-        assert_eq!(h.emit(Event::Restart { actor: "a".into() }), 1);
-        assert_eq!(h.emit(Event::Restart { actor: "b".into() }), 2);
+        assert_eq!(h.emit(Event::restart("a")), 1);
+        assert_eq!(h.emit(Event::restart("b")), 2);
         assert!(h.flush());
         let mut h = History::open(&root, 1 << 20, true);
-        assert_eq!(h.emit(Event::Restart { actor: "c".into() }), 3);
+        assert_eq!(h.emit(Event::restart("c")), 3);
         assert!(!h.blocks_delivery());
         let seqs: Vec<u64> = journal::read(&root).iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [1, 2, 3]);
@@ -157,7 +157,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = Root::new(dir.path().join("gone"));
         let mut h = History::open(&root, 1 << 20, true);
-        h.emit(Event::Restart { actor: "a".into() });
+        h.emit(Event::restart("a"));
         assert!(h.blocks_delivery(), "the root's folder does not exist");
         std::fs::create_dir(root.path()).unwrap();
         assert!(!h.blocks_delivery());

@@ -4,7 +4,8 @@
 //! The event loop ([`supervisor`]) owns the components and combines them; each component owns
 //! its state: the [`registry`] of actors, each with its [`lifecycle`], delivery [`slot`] and
 //! [`queue`]; [`intake`] of files others wrote; the [`router`]; the delivery [`policy`]; the
-//! [`history`] that writes the journal.
+//! [`history`] that writes the journal; [`supervision`], which decides restarts (carried out
+//! by [`supervise`]).
 
 pub mod control;
 pub mod delivery;
@@ -23,6 +24,8 @@ pub mod shutdown;
 pub mod slot;
 pub mod spawner;
 pub mod spin;
+pub mod supervise;
+pub mod supervision;
 pub mod supervisor;
 
 pub use root::Claim;

@@ -34,6 +34,9 @@ pub struct Actor {
     /// Whether its spool is a real folder (not a link someone put in its place): nothing is
     /// moved into or out of it otherwise.
     pub spool_ok: bool,
+    /// The message it was handling when it last crashed, and how many times in a row it
+    /// crashed on it.
+    pub crashes: Option<(eos::MessageId, u32)>,
 }
 
 impl Actor {

@@ -105,7 +105,7 @@ fn actor(root: &Root, id: ActorId) -> Found {
 /// Marks the message that was `current` when the last supervisor stopped; returns its id and
 /// payload, or `None` when there is none. A `current` that is not JSON is left as it is (the
 /// actor sets it aside).
-fn mark_current_redelivered(path: &Path) -> Result<Option<(MessageId, Value)>> {
+pub(crate) fn mark_current_redelivered(path: &Path) -> Result<Option<(MessageId, Value)>> {
     let bytes = match fsio::read_limited(path, 64 << 20) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),

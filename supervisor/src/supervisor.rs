@@ -27,6 +27,7 @@ use crate::queue::{Pending, Seen, Settled};
 use crate::registry::{Actor, Registry, Usr1};
 use crate::router::{self, Refused, Router};
 use crate::spin::{self, Spinner};
+use crate::supervise::Supervising;
 use crate::{process, restore, spawner};
 
 pub struct Config {
@@ -69,6 +70,7 @@ pub struct Supervisor {
     /// cookie: if the other half of the rename lands in `dead/`, the message failed.
     moved_away: Vec<(u32, ActorId)>,
     spinner: Spinner,
+    pub(crate) supervising: Supervising,
     /// When the loop last polled (and so read signals).
     last_poll: Instant,
     /// An actor that wrote its state while handling a message, and when.
@@ -84,6 +86,7 @@ impl Supervisor {
         events.watch(&root.dead_dir(), Watched::Dead)?;
         events.watch(&root.rejected_spawn_dir(), Watched::DeadSpawn)?;
         events.watch(&root.control_dir(), Watched::Control)?;
+        events.watch(&root.trees_dir(), Watched::Trees)?;
         let history = History::open(&root, config.journal_max_bytes, config.record);
         let base: Box<dyn Policy> = match config.slow_motion {
             Some(interval) => Box::new(SlowMotion::new(Fifo, interval)),
@@ -101,6 +104,7 @@ impl Supervisor {
             stopping: None,
             moved_away: Vec::new(),
             spinner: Spinner::default(),
+            supervising: Supervising::default(),
             last_poll: Instant::now(),
             result_due: None,
         })
@@ -109,13 +113,17 @@ impl Supervisor {
     /// Brings back what is on disk, then runs until SIGTERM, SIGINT or SIGQUIT and shuts down.
     pub fn run(mut self) -> Result<()> {
         self.restore()?;
+        self.load_trees();
         self.rescan();
         crate::root::Claim::ready(&self.root)?;
         let mut next_tick = Instant::now() + self.config.tick;
         loop {
-            let wake = self.deliver_due(Instant::now());
+            let now = Instant::now();
+            let wake = [self.supervise_due(now), self.deliver_due(now)]
+                .into_iter()
+                .flatten()
+                .fold(next_tick, Instant::min);
             self.history.flush();
-            let wake = wake.map_or(next_tick, |t| t.min(next_tick));
             let events = self.wait(wake)?;
             for event in events {
                 if let ControlFlow::Break(stop) = self.handle(event) {
@@ -227,6 +235,12 @@ impl Supervisor {
                     self.intake.seen(&mut self.history, Pile::Spawns, &name)
                 }
                 (Watched::Control, Change::Arrived) => self.control_request(&name),
+                (Watched::Children(id), Change::Arrived) => {
+                    self.child_request(&id, &name, Origin::Event)
+                }
+                (Watched::Monitors(id), Change::Arrived) => self.watch_added(&id, &name, false),
+                (Watched::Links(id), Change::Arrived) => self.watch_added(&id, &name, true),
+                (Watched::Trees, change) => self.tree_file(&name, change == Change::Arrived, false),
                 _ => {}
             },
         }
@@ -322,6 +336,7 @@ impl Supervisor {
         let Some(message) = actor.slot.finished() else {
             return;
         };
+        actor.crashes = None;
         let failed = failed.unwrap_or_else(|| {
             self.root
                 .dead_dir()
@@ -640,14 +655,21 @@ impl Supervisor {
                 return refuse(self, &reason);
             }
         };
-        let (id, record) = match spawner::accept(&self.root, &self.registry, request) {
-            Ok(accepted) => accepted,
-            Err(reason) => return refuse(self, &reason),
-        };
-        // The request is consumed: what it said is kept as the actor's spawn.json.
-        if let Err(e) = std::fs::remove_file(&path) {
-            warn!("cannot remove the spawn request {}: {e}", path.display());
+        match self.spawn_actor(request) {
+            Ok(id) => {
+                // The request is consumed: what it said is kept as the actor's spawn.json.
+                if let Err(e) = std::fs::remove_file(&path) {
+                    warn!("cannot remove the spawn request {}: {e}", path.display());
+                }
+                info!("spawned {id} from {name}");
+            }
+            Err(reason) => refuse(self, &reason),
         }
+    }
+
+    /// Makes, records, supervises and starts an actor from a request.
+    pub(crate) fn spawn_actor(&mut self, request: SpawnRequest) -> Result<ActorId, String> {
+        let (id, record) = spawner::accept(&self.root, &self.registry, request)?;
         let state = record.state.clone().unwrap_or(Value::Null);
         self.history.emit(Journal::Spawn {
             actor: id.to_string(),
@@ -659,8 +681,9 @@ impl Supervisor {
         let mut actor = self.adopt(id.clone(), Some(record), 0);
         actor.state = Some(state);
         self.registry.insert(actor);
+        self.enroll(&id);
         self.start(&id);
-        info!("spawned {id} from {name}");
+        Ok(id)
     }
 
     /// An actor whose folder exists, its folders watched, not yet started.
@@ -678,6 +701,7 @@ impl Supervisor {
         if let Err(e) = watched {
             error!("{e:#}; deliveries to {id} wait for the next rescan");
         }
+        self.watch_supervision_dirs(&id);
         let mut actor = Actor {
             id,
             dir,
@@ -690,6 +714,7 @@ impl Supervisor {
             delivered_since_start: false,
             held_until: None,
             spool_ok: true,
+            crashes: None,
         };
         actor.check_spool();
         actor
@@ -795,18 +820,23 @@ impl Supervisor {
             (Some(0), _) => info!("{id} exited"),
             (code, _) => warn!("{id} exited with code {}", code.unwrap_or(-1)),
         }
-        self.history.emit(Journal::Exit {
-            actor: id.to_string(),
-            code,
-            signal: signal.clone(),
-        });
         let status = ActorStatus::Exited {
             code,
-            signal,
+            signal: signal.clone(),
             at: unix_now(),
             starts: actor.starts,
         };
         write_status(&self.root, id, &status);
+        if self.stopping.is_some() {
+            self.history.emit(Journal::Exit {
+                actor: id.to_string(),
+                code,
+                signal,
+                reason: Some("the supervisor stopped".into()),
+            });
+        } else {
+            self.supervise_exit(id, &reason);
+        }
     }
 
     // ----- the rescan -----------------------------------------------------------------------
@@ -816,6 +846,7 @@ impl Supervisor {
     /// without our noticing).
     pub(crate) fn rescan(&mut self) {
         self.scan_spawn_dir();
+        self.scan_children_requests();
         self.scan_send_dir();
         self.intake.rescan(&mut self.history);
         let all = self.root.paused_file().exists();
@@ -903,10 +934,15 @@ impl Supervisor {
                 });
             }
             self.registry.insert(actor);
+            self.enroll(&id);
             if found.was_running {
                 info!("restoring {id}");
                 self.history.emit(Journal::Restart {
                     actor: id.to_string(),
+                    node: None,
+                    attempt: None,
+                    backoff_ms: None,
+                    reason: Some("the supervisor started again".into()),
                 });
                 self.start(&id);
                 if let Some(actor) = self.registry.get_mut(&id) {

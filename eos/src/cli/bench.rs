@@ -236,9 +236,9 @@ fn measure_eos(
     let sink = dir.join("sink.rn");
     fs::write(&sink, SINK)?;
     for id in ["ping", "pong"] {
-        spawn::spawn_script(root, &quiet, &relay, Vec::new(), Some(id.into()))?;
+        spawn::spawn_script(root, &quiet, &relay, Vec::new(), Some(id.into()), None)?;
     }
-    spawn::spawn_script(root, &quiet, &sink, Vec::new(), Some("sink".into()))?;
+    spawn::spawn_script(root, &quiet, &sink, Vec::new(), Some("sink".into()), None)?;
 
     let mut figures = ratios(out, root, dir, options)?;
     let messages = options.messages;
@@ -514,8 +514,7 @@ fn start_probe(root: &Root, id: &str) -> Result<ActorId> {
             args: Vec::new(),
             id: Some(probe.clone()),
             state: None,
-            parent: None,
-            copy: Vec::new(),
+            ..SpawnRequest::default()
         },
     )?;
     Ok(probe)
@@ -608,8 +607,7 @@ fn many_actors(root: &Root, dir: &Path, count: u32, idle: Duration) -> Result<Va
             args: vec![script.to_string_lossy().into_owned()],
             id: Some(id.clone()),
             state: None,
-            parent: None,
-            copy: Vec::new(),
+            ..SpawnRequest::default()
         };
         fsio::write_json_atomic(&root.spawn_request_file(id), &request)?;
     }

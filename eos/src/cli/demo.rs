@@ -61,7 +61,7 @@ fn tour(out: &Output, root: &Root, script: &dyn Fn(&str) -> PathBuf) -> Result<(
 
     step("2. A counter: spawn a script, send it messages, read its state file")?;
     shell("eos spawn-script counter.rn")?;
-    spawn::spawn_script(root, out, &script("counter.rn"), Vec::new(), None)?;
+    spawn::spawn_script(root, out, &script("counter.rn"), Vec::new(), None, None)?;
     for message in [r#"{"inc": 5}"#, r#"{"inc": 2}"#, "{}"] {
         shell(&format!("eos send counter '{message}'"))?;
         messages::send(root, out, "counter", Some(message.into()), None, None, None)?;
@@ -79,6 +79,7 @@ fn tour(out: &Output, root: &Root, script: &dyn Fn(&str) -> PathBuf) -> Result<(
             &script("ping_pong.rn"),
             Vec::new(),
             Some(id.into()),
+            None,
         )?;
     }
     let serve = r#"{"serve_to": "pong", "rounds": 3}"#;
@@ -93,7 +94,7 @@ fn tour(out: &Output, root: &Root, script: &dyn Fn(&str) -> PathBuf) -> Result<(
 
     step("4. Order matters: two withdrawals against one balance of 100")?;
     shell("eos spawn-script bank.rn")?;
-    spawn::spawn_script(root, out, &script("bank.rn"), Vec::new(), None)?;
+    spawn::spawn_script(root, out, &script("bank.rn"), Vec::new(), None, None)?;
     let alice = r#"{"withdraw": 70, "who": "alice"}"#;
     let bob = r#"{"withdraw": 50, "who": "bob"}"#;
     let mut outcomes = Vec::new();
@@ -126,7 +127,7 @@ fn tour(out: &Output, root: &Root, script: &dyn Fn(&str) -> PathBuf) -> Result<(
 
     step("5. A failing message becomes a dead letter; the actor goes on")?;
     shell("eos spawn-script fragile.rn")?;
-    spawn::spawn_script(root, out, &script("fragile.rn"), Vec::new(), None)?;
+    spawn::spawn_script(root, out, &script("fragile.rn"), Vec::new(), None, None)?;
     let bad = r#"{"divide": 10, "by": 0}"#;
     shell(&format!("eos send fragile '{bad}'"))?;
     messages::send(root, out, "fragile", Some(bad.into()), None, None, None)?;

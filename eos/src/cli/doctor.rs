@@ -173,6 +173,7 @@ fn examine(root: &Root) -> Vec<Finding> {
         ));
     }
     dead_letters(root, &mut findings);
+    supervision(root, &mut findings);
     disk(path, &mut findings);
     if findings.iter().all(|f| f.level <= Level::Note) {
         findings.push(finding(Level::Ok, "nothing is wrong", None));
@@ -284,6 +285,40 @@ fn actor(root: &Root, view: &ActorView, findings: &mut Vec<Finding>) {
             format!("`{id}` is paused"),
             Some("`eos resume`"),
         ));
+    }
+}
+
+/// Supervision nodes that gave up, and tree files the supervisor could not apply.
+fn supervision(root: &Root, findings: &mut Vec<Finding>) {
+    let records: crate::supervision::SupervisionRecord =
+        fsio::read_json(&root.supervision_file()).unwrap_or_default();
+    for (node, record) in records {
+        if let Some(down) = record.down {
+            let fix = if node.starts_with('~') || node.starts_with('@') {
+                "find why in its log, then `eos restart ID`"
+            } else {
+                "find why in the actors' logs, then `eos tree apply` the tree again"
+            };
+            findings.push(finding(
+                Level::Error,
+                format!("supervision node {node} gave up ({down}); its actors stay down"),
+                Some(fix),
+            ));
+        }
+    }
+    let trees = root.trees_dir();
+    for name in fsio::names(&trees).unwrap_or_default() {
+        if let Some(tree) = layout::explained_by(&name) {
+            let reason = dead::read_reason(&trees.join(&name)).unwrap_or_default();
+            findings.push(finding(
+                Level::Error,
+                format!(
+                    "trees/{tree} was not applied: {}",
+                    reason.lines().next().unwrap_or("")
+                ),
+                Some("fix the file; the supervisor applies it when it is written"),
+            ));
+        }
     }
 }
 

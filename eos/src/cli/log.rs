@@ -105,7 +105,47 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
                 .unwrap_or_default();
             format!("spawn    {actor:<14} {program} {}{by}", args.join(" "))
         }
-        Event::Restart { actor } => format!("restart  {actor}"),
+        Event::Restart {
+            actor,
+            node,
+            attempt,
+            backoff_ms,
+            reason,
+        } => {
+            let mut how = Vec::new();
+            if let Some(node) = node {
+                how.push(format!("by {node}"));
+            }
+            if let Some(attempt) = attempt {
+                how.push(format!("attempt {attempt}"));
+            }
+            if let Some(ms) = backoff_ms {
+                how.push(format!("after {ms} ms"));
+            }
+            if let Some(reason) = reason {
+                how.push(reason.clone());
+            }
+            let how = if how.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", how.join(", "))
+            };
+            styled(WARN, format!("restart  {actor:<14}{how}"))
+        }
+        Event::Down {
+            watcher,
+            actor,
+            reason,
+            via,
+        } => format!("down     {watcher:<14} told: {actor} exited ({reason}), via {via}"),
+        Event::Escalate { node, to } => styled(
+            BAD,
+            format!("escalate {node:<14} gave up; its failure goes to {to}"),
+        ),
+        Event::GiveUp { node, reason } => styled(
+            BAD,
+            format!("give up  {node:<14} {reason}; its actors stay down"),
+        ),
         Event::Send {
             message,
             from,
@@ -168,10 +208,13 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
             actor,
             code,
             signal,
+            reason,
         } => {
-            let how = signal
-                .clone()
-                .unwrap_or_else(|| format!("code {}", code.unwrap_or(-1)));
+            let how = reason.clone().unwrap_or_else(|| {
+                signal
+                    .clone()
+                    .unwrap_or_else(|| format!("code {}", code.unwrap_or(-1)))
+            });
             format!("exit     {actor:<14} {how}")
         }
         Event::Pause { actor } => styled(

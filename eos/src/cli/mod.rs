@@ -15,6 +15,7 @@ mod render;
 mod spawn;
 mod system;
 mod trace;
+mod tree;
 mod watch;
 
 use std::path::PathBuf;
@@ -42,6 +43,20 @@ pub struct Cli {
     json: bool,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Subcommand)]
+enum TreeAction {
+    /// Converge the running system to a tree file (spawn what is missing, adopt what is there,
+    /// stop what left it) and wait until its actors run
+    Apply {
+        /// The tree: `{"strategy", "intensity", "period", "children": [...]}`; its name is the
+        /// file's
+        file: PathBuf,
+        /// How long to wait for its actors to run
+        #[arg(long, default_value = "30s", value_parser = crate::duration::parse)]
+        timeout: std::time::Duration,
+    },
 }
 
 #[derive(Subcommand)]
@@ -86,6 +101,10 @@ enum Command {
         /// A file (or folder) copied into the actor's folder before it starts (repeatable)
         #[arg(long)]
         copy: Vec<PathBuf>,
+        /// Start it again when it exits: permanent (always), transient (after a crash),
+        /// temporary (never) [default: temporary]
+        #[arg(long, value_enum)]
+        restart: Option<crate::supervision::RestartType>,
     },
     /// Start a Rune script as an actor (run by `script-actor`)
     SpawnScript {
@@ -97,6 +116,10 @@ enum Command {
         /// The actor's id [default: the script's name, made unique]
         #[arg(long)]
         id: Option<String>,
+        /// Start it again when it exits: permanent (always), transient (after a crash),
+        /// temporary (never) [default: temporary]
+        #[arg(long, value_enum)]
+        restart: Option<crate::supervision::RestartType>,
     },
     /// Send a message (JSON from the argument, from -f FILE, or from standard input)
     Send {
@@ -132,6 +155,11 @@ enum Command {
         /// The signal to send
         #[arg(long, default_value = "TERM")]
         signal: String,
+    },
+    /// The supervision trees and actors: status, restart type, starts and restarts
+    Tree {
+        #[command(subcommand)]
+        action: Option<TreeAction>,
     },
     /// Start an actor that exited again: same id, state and mail
     Restart {
@@ -243,12 +271,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             id,
             state,
             copy,
-        } => spawn::spawn(&root, &out, &path, args, id, state, copy),
+            restart,
+        } => spawn::spawn(
+            &root,
+            &out,
+            &path,
+            args,
+            id,
+            spawn::Extras {
+                state,
+                copy,
+                restart,
+            },
+        ),
         Command::SpawnScript {
             script,
             options,
             id,
-        } => spawn::spawn_script(&root, &out, &script, options, id),
+            restart,
+        } => spawn::spawn_script(&root, &out, &script, options, id, restart),
+        Command::Tree { action: None } => tree::show(&root, &out),
+        Command::Tree {
+            action: Some(TreeAction::Apply { file, timeout }),
+        } => tree::apply(&root, &out, &file, timeout),
         Command::Send {
             to,
             message,

@@ -11,7 +11,15 @@ use super::output::{BOLD, GOOD, Output, styled};
 use super::{locate, messages, poll, system};
 use crate::spawn_request::SpawnRequest;
 use crate::status::ActorStatus;
+use crate::supervision::RestartType;
 use crate::{ActorId, Root, fsio, layout};
+
+/// What `eos spawn` takes besides the program, its arguments and the id.
+pub struct Extras {
+    pub state: Option<String>,
+    pub copy: Vec<PathBuf>,
+    pub restart: Option<RestartType>,
+}
 
 pub fn spawn(
     root: &Root,
@@ -19,9 +27,13 @@ pub fn spawn(
     path: &Path,
     args: Vec<String>,
     id: Option<String>,
-    state: Option<String>,
-    copy: Vec<PathBuf>,
+    extras: Extras,
 ) -> Result<ExitCode> {
+    let Extras {
+        state,
+        copy,
+        restart,
+    } = extras;
     system::require(root)?;
     let program = resolve(path)?;
     let copy = copy
@@ -47,8 +59,9 @@ pub fn spawn(
             args,
             id: Some(id.clone()),
             state,
-            parent: None,
             copy,
+            restart,
+            ..SpawnRequest::default()
         },
     )?;
     Ok(ExitCode::SUCCESS)
@@ -60,6 +73,7 @@ pub fn spawn_script(
     script: &Path,
     options: Vec<String>,
     id: Option<String>,
+    restart: Option<RestartType>,
 ) -> Result<ExitCode> {
     system::require(root)?;
     let script = std::path::absolute(script)?;
@@ -91,8 +105,8 @@ pub fn spawn_script(
             args,
             id: Some(id.clone()),
             state: None,
-            parent: None,
-            copy: Vec::new(),
+            restart,
+            ..SpawnRequest::default()
         },
     )?;
     // The actor runs either way; say now if its script does not compile.

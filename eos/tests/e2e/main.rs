@@ -20,3 +20,4 @@ mod script_actor;
 mod shutdown;
 mod spawn;
 mod start;
+mod supervision;
