@@ -1,5 +1,5 @@
 //! What a script can call besides Rune's standard library: `send(to, value)`, `id()`,
-//! `log(line)`, `sleep(ms)`, and for supervision `spawn(script_or_program, options)`,
+//! `log(line)`, `sleep(ms)`, `exit(code)`, and for supervision `spawn(script_or_program, options)`,
 //! `monitor(id)` and `link(id)`.
 
 use std::cell::RefCell;
@@ -48,6 +48,7 @@ pub fn module(id: String, script_dir: PathBuf) -> Result<Module, ContextError> {
             spawn(&script_dir, target, options)
         })
         .build()?;
+    module.function("exit", exit).build()?;
     module.function("monitor", monitor).build()?;
     module.function("link", link).build()?;
     Ok(module)
@@ -112,6 +113,13 @@ fn spawn_request(
         }
     }
     Ok((id.to_string(), request))
+}
+
+/// `exit(code)`: ends the actor's process at once, as a crash does when `code` is not 0 (the
+/// message stays `current`, and its supervisor decides what comes next).
+fn exit(code: i64) {
+    let _ = std::io::stderr().flush();
+    std::process::exit(i32::try_from(code).unwrap_or(1));
 }
 
 /// `monitor(id)`: this actor is told (a `down` message) whenever `id` exits.

@@ -200,7 +200,14 @@ fn actor_json(
     let restart = std::fs::read_to_string(dir.restart_file())
         .map(|t| t.trim().to_owned())
         .unwrap_or_default();
-    let own = records.get(node).cloned().unwrap_or_default();
+    // An actor outside trees is a node of its own (`~id`); in a tree, the node's record is
+    // shown with the node.
+    let own = records
+        .get(node)
+        .filter(|_| node.starts_with('~'))
+        .cloned()
+        .unwrap_or_default();
+    let starts = status.as_ref().map_or(0, ActorStatus::starts);
     // The children it spawned.
     let children: Vec<Value> = fsio::names(&root.running_dir())
         .unwrap_or_default()
@@ -217,8 +224,8 @@ fn actor_json(
         "actor": id,
         "status": status.as_ref().map_or("unknown", ActorStatus::word),
         "restart": restart,
-        "starts": status.as_ref().map_or(0, ActorStatus::starts),
-        "restarts": own.restarts,
+        "starts": starts,
+        "restarts": starts.saturating_sub(1),
         "down": own.down,
         "children": children,
         "children_restarts": spawned.restarts,
