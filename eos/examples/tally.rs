@@ -2,9 +2,12 @@
 //! their ids and payloads, forwards when asked, and fails when asked (to show dead letters).
 //!
 //! Payloads it understands: `{"forward_to": "<actor>", ...}` sends the payload on;
-//! `{"fail": "<why>"}` makes the handler fail; anything else is just counted.
+//! `{"fail": "<why>"}` makes the handler fail; `{"spawn": "<id>"}` starts another tally as its
+//! child (supervised by it); `{"monitor": "<id>"}` asks to be told when that actor exits;
+//! anything else (a `down` notice too) is just counted.
 
 use eos::sdk::Actor;
+use eos::spawn_request::SpawnRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -22,6 +25,16 @@ fn main() -> anyhow::Result<()> {
         }
         if let Some(to) = msg.payload.get("forward_to").and_then(Value::as_str) {
             ctx.send(to, msg.payload.clone())?;
+        }
+        if let Some(child) = msg.payload.get("spawn").and_then(Value::as_str) {
+            ctx.spawn(SpawnRequest {
+                path: std::env::current_exe()?.to_string_lossy().into_owned(),
+                id: Some(child.parse().map_err(anyhow::Error::msg)?),
+                ..SpawnRequest::default()
+            })?;
+        }
+        if let Some(watched) = msg.payload.get("monitor").and_then(Value::as_str) {
+            ctx.monitor(watched)?;
         }
         tally.count += 1;
         tally

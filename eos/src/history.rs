@@ -84,6 +84,95 @@ impl Message {
     }
 }
 
+/// Something that happened to an actor's process, drawn on its lifeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mark {
+    pub actor: String,
+    /// Position in the journal, and when (µs since the epoch).
+    pub at: usize,
+    pub us: u64,
+    pub kind: MarkKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MarkKind {
+    /// It exited: a crash (`abnormal`) or not, and why in words.
+    Exit { abnormal: bool, reason: String },
+    /// It was started again; what the journal says of how.
+    Restart { how: String },
+}
+
+/// The exits and restarts in journal entries, in journal order.
+pub fn marks(entries: &[Entry]) -> Vec<Mark> {
+    let mut marks = Vec::new();
+    for (at, entry) in entries.iter().enumerate() {
+        let kind = match &entry.event {
+            Event::Exit {
+                code,
+                signal,
+                reason,
+                ..
+            } => {
+                let abnormal = signal.is_some() || code.is_some_and(|c| c != 0);
+                let reason = reason.clone().unwrap_or_else(|| match (code, signal) {
+                    (_, Some(signal)) => format!("killed by {signal}"),
+                    (Some(0), _) => "normal".into(),
+                    (Some(code), _) => format!("exit code {code}"),
+                    _ => "exited".into(),
+                });
+                MarkKind::Exit { abnormal, reason }
+            }
+            Event::Restart {
+                node,
+                attempt,
+                backoff_ms,
+                reason,
+                ..
+            } => {
+                let mut how = Vec::new();
+                if let Some(attempt) = attempt {
+                    how.push(format!("attempt {attempt}"));
+                }
+                if let Some(ms) = backoff_ms {
+                    how.push(format!("after {ms} ms"));
+                }
+                if let (Some(node), None) = (node, attempt) {
+                    how.push(format!("by {node}"));
+                }
+                if let Some(reason) = reason {
+                    how.push(reason.clone());
+                }
+                MarkKind::Restart {
+                    how: how.join(", "),
+                }
+            }
+            _ => continue,
+        };
+        let Some(actor) = entry.event.actor() else {
+            continue;
+        };
+        marks.push(Mark {
+            actor: actor.to_owned(),
+            at,
+            us: entry.us,
+            kind,
+        });
+    }
+    marks
+}
+
+/// The marks a view shows: of the actors it draws, within its time range.
+pub fn filter_marks(marks: Vec<Mark>, messages: &[Message], filter: &Filter) -> Vec<Mark> {
+    let in_view = |actor: &str| messages.iter().any(|m| m.from == actor || m.to == actor);
+    marks
+        .into_iter()
+        .filter(|m| in_view(&m.actor))
+        .filter(|m| {
+            filter.since_us.is_none_or(|t| m.us >= t) && filter.until_us.is_none_or(|t| m.us <= t)
+        })
+        .collect()
+}
+
 /// Reads the messages out of journal entries, in the order they were sent. A dead letter whose
 /// message was never sent (a malformed one, or one for an unknown actor) becomes a message from
 /// outside that failed at once; a message put into a spool by hand, one from outside.

@@ -4,7 +4,7 @@
 //! `spawn/`, `monitors/`, `links/` and `trap_exits` — and `down` notices, poison messages,
 //! and `supervision.json`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,9 @@ pub struct Supervising {
     /// Actors asked to stop: when they get SIGKILL, and whether their exit is a failure (a
     /// reason) or a stop their node asked for (none).
     stopping: HashMap<ActorId, Stopping>,
+    /// Actors that have put something in `monitors/` or `links/` (seen at start and from
+    /// events): only their folders are looked at when an actor exits.
+    watchers: BTreeSet<ActorId>,
 }
 
 #[derive(Debug)]
@@ -157,6 +160,12 @@ impl Supervisor {
             if let Err(e) = made.and_then(|()| self.events.watch(&path, watched)) {
                 warn!("{id}: {e:#}");
             }
+        }
+        let watches = [dir.monitors_dir(), dir.links_dir()]
+            .iter()
+            .any(|d| fsio::names(d).is_ok_and(|n| !n.is_empty()));
+        if watches {
+            self.supervising.watchers.insert(id.clone());
         }
     }
 
@@ -415,10 +424,16 @@ impl Supervisor {
             .get(id)
             .and_then(|a| a.record.as_ref())
             .and_then(|r| r.parent.clone());
-        let own_links: Vec<String> =
-            fsio::names(&self.root.actor(id).links_dir()).unwrap_or_default();
-        for other in self.registry.ids() {
-            if other == *id {
+        let own_links: Vec<ActorId> = fsio::names(&self.root.actor(id).links_dir())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| ActorId::parse(n).ok())
+            .collect();
+        let mut concerned: BTreeSet<ActorId> = self.supervising.watchers.clone();
+        concerned.extend(own_links.iter().cloned());
+        concerned.extend(parent.iter().cloned());
+        for other in concerned {
+            if other == *id || !self.registry.contains(&other) {
                 continue;
             }
             let dir = self.root.actor(&other);
@@ -427,8 +442,7 @@ impl Supervisor {
             } else if parent.as_ref() == Some(&other) {
                 self.tell_down(&other, id, reason, "child");
             }
-            let linked = own_links.iter().any(|l| l == other.as_str())
-                || dir.links_dir().join(id.as_str()).exists();
+            let linked = own_links.contains(&other) || dir.links_dir().join(id.as_str()).exists();
             if !linked {
                 continue;
             }
@@ -469,6 +483,7 @@ impl Supervisor {
         if layout::is_ignored(target) {
             return;
         }
+        self.supervising.watchers.insert(watcher.clone());
         let running = ActorId::parse(target)
             .ok()
             .and_then(|t| self.registry.get(&t))

@@ -17,7 +17,9 @@
 //! - supervisor syscalls per delivered message (counted by `perf stat`, or `strace -c`, attached
 //!   to the supervisor while N messages are routed and delivered), where either is installed.
 //!
-//! Once, on the first filesystem: 1,000 script actors spawned (seconds until each has handled a
+//! Once, on the first filesystem: supervision (a tree of 1,000 actors applied from a file, time
+//! until all run; a one_for_all restart of 100 children, time until all run again); 1,000
+//! script actors spawned (seconds until each has handled a
 //! message, memory per actor, the supervisor's CPU while they all sit idle).
 
 use std::fs;
@@ -80,6 +82,12 @@ pub struct Options {
     /// Script actors to spawn for the many-actors run (0: skip it)
     #[arg(long, default_value_t = 1000)]
     actors: u32,
+    /// Actors in the supervision tree applied from a file (0: skip the supervision run)
+    #[arg(long, default_value_t = 1000)]
+    tree: u32,
+    /// Children of the one_for_all node restarted together
+    #[arg(long, default_value_t = 100)]
+    one_for_all: u32,
     /// How long to watch the supervisor's CPU while the many actors sit idle
     #[arg(long, default_value = "30s", value_parser = crate::duration::parse)]
     idle: Duration,
@@ -300,6 +308,21 @@ fn measure_eos(
         }
         figures["deep_queue_msgs_per_s"] = Value::Object(deep);
         figures["deep_queue_floor_per_s"] = Value::Object(deep_floor);
+    }
+
+    if many && options.tree > 0 {
+        let (applied, restarted) = supervision(root, dir, options.tree, options.one_for_all)?;
+        out.say(format!(
+            "supervision:       a tree of {} actors applied from a file runs after {applied:.2}s; \
+             a one_for_all restart of {} children runs again after {restarted:.2}s",
+            options.tree, options.one_for_all
+        ))?;
+        figures["supervision"] = json!({
+            "tree_actors": options.tree,
+            "tree_applied_s": applied,
+            "one_for_all_children": options.one_for_all,
+            "one_for_all_restart_s": restarted,
+        });
     }
 
     if many {
@@ -593,6 +616,55 @@ fn queue_floor(dir: &Path, depth: u32) -> Result<f64> {
 
 /// Spawns `count` script actors, gives each a message, and measures: the seconds until every
 /// one handled it, the memory per actor, and the supervisor's CPU while they sit idle.
+/// Seconds until a tree of `count` probe actors applied from a file all run, and until the
+/// `children` of a one_for_all node all run again after one of them is killed.
+fn supervision(root: &Root, dir: &Path, count: u32, children: u32) -> Result<(f64, f64)> {
+    let probe = locate::program("eos-probe")?;
+    let tree = |prefix: &str, n: u32, strategy: &str| {
+        let children: Vec<Value> = (0..n)
+            .map(|i| json!({"id": format!("{prefix}-{i}"), "program": probe, "shutdown_ms": 500}))
+            .collect();
+        json!({"strategy": strategy, "intensity": 10, "period": 60, "children": children})
+    };
+    let quiet = Output::quiet();
+    let file = dir.join("bench-tree.json");
+    fs::write(&file, tree("tree", count, "one_for_one").to_string())?;
+    let start = Instant::now();
+    super::tree::apply(root, &quiet, &file, Duration::from_secs(600))?;
+    let applied = start.elapsed().as_secs_f64();
+
+    let file = dir.join("bench-all.json");
+    fs::write(&file, tree("all", children, "one_for_all").to_string())?;
+    super::tree::apply(root, &quiet, &file, Duration::from_secs(600))?;
+    let ids: Vec<ActorId> = (0..children)
+        .map(|i| actor(&format!("all-{i}")))
+        .collect::<Result<_>>()?;
+    let starts = |id: &ActorId| {
+        fsio::read_json::<crate::status::ActorStatus>(&root.actor(id).status_file())
+            .ok()
+            .filter(crate::status::ActorStatus::is_running)
+            .map_or(0, |s| s.starts())
+    };
+    let first = ids
+        .first()
+        .ok_or_else(|| anyhow!("--one-for-all must be at least 1"))?;
+    let pid: u32 = fs::read_to_string(root.actor(first).pid_file())?
+        .trim()
+        .parse()?;
+    let start = Instant::now();
+    Pidfd::open(pid)?.signal(Signal::SIGKILL)?;
+    poll::until(Duration::from_secs(600), || {
+        ids.iter().all(|id| starts(id) >= 2).then_some(())
+    })
+    .ok_or_else(|| anyhow!("the one_for_all children did not all run again"))?;
+    let restarted = start.elapsed().as_secs_f64();
+    // Out of the way of what is measured next.
+    for name in ["bench-tree.json", "bench-all.json"] {
+        let _ = fs::remove_file(root.trees_dir().join(name));
+    }
+    Ok((applied, restarted))
+}
+
 fn many_actors(root: &Root, dir: &Path, count: u32, idle: Duration) -> Result<Value> {
     let script = dir.join("many.rn");
     fs::write(&script, SINK)?;

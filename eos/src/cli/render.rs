@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use crate::history::{End, Message, OUTSIDE, label};
+use crate::history::{End, Mark, MarkKind, Message, OUTSIDE, label};
 
 /// The actors in the order they first appear, `(outside)` first when it sends anything.
 fn participants(messages: &[Message]) -> Vec<String> {
@@ -25,9 +25,23 @@ fn participants(messages: &[Message]) -> Vec<String> {
     names
 }
 
+/// What a mark says, in one line: `✗ exit code 2`, `↻ restarted (attempt 1, after 100 ms)`.
+fn mark_text(mark: &Mark) -> String {
+    match &mark.kind {
+        MarkKind::Exit {
+            abnormal: true,
+            reason,
+        } => format!("✗ crashed: {reason}"),
+        MarkKind::Exit { reason, .. } => format!("■ exited: {reason}"),
+        MarkKind::Restart { how } if how.is_empty() => "↻ restarted".into(),
+        MarkKind::Restart { how } => format!("↻ restarted ({how})"),
+    }
+}
+
 /// A Mermaid sequence diagram: one arrow per message, in delivery order (the order messages
-/// reached their end: delivered, failed or dropped), the ones still pending last.
-pub fn mermaid(messages: &[Message]) -> String {
+/// reached their end: delivered, failed or dropped), the ones still pending last; crashes and
+/// restarts as notes over the actor, where they happened.
+pub fn mermaid(messages: &[Message], marks: &[Mark]) -> String {
     let mut out = String::from("sequenceDiagram\n");
     let names = participants(messages);
     let ids: HashMap<&String, String> = names
@@ -45,7 +59,15 @@ pub fn mermaid(messages: &[Message]) -> String {
     }
     let mut ordered: Vec<&Message> = messages.iter().collect();
     ordered.sort_by_key(|m| (m.end == End::Pending, m.position()));
+    let mut marks = marks
+        .iter()
+        .filter(|k| ids.contains_key(&k.actor))
+        .peekable();
     for m in ordered {
+        while let Some(mark) = marks.next_if(|k| m.end == End::Pending || k.at < m.position()) {
+            let text = mermaid_text(&mark_text(mark));
+            let _ = writeln!(out, "    Note over {}: {text}", ids[&mark.actor]);
+        }
         let (from, to) = (&ids[&m.from], &ids[&m.to]);
         let text = mermaid_text(&label(&m.payload, 60));
         let note = |out: &mut String, text: &str| {
@@ -74,6 +96,10 @@ pub fn mermaid(messages: &[Message]) -> String {
                 let _ = writeln!(out, "    {from}--){to}: {text} (pending)");
             }
         }
+    }
+    for mark in marks {
+        let text = mermaid_text(&mark_text(mark));
+        let _ = writeln!(out, "    Note over {}: {text}", ids[&mark.actor]);
     }
     out
 }
@@ -107,14 +133,17 @@ const STATE_LINE: usize = 30;
 /// an arrow from each send to its end labelled with the payload; failures in red with their
 /// reason, dropped messages crossed out, pending ones dashed. Arrows are drawn first and every
 /// label after them, on a white halo, so no arrow runs over a label; each label has its full
-/// text as a tooltip.
-pub fn svg(messages: &[Message]) -> String {
+/// text as a tooltip. Crashes (a red cross) and restarts (a green ring) sit on the lifelines
+/// where they happened.
+pub fn svg(messages: &[Message], marks: &[Mark]) -> String {
     let names = participants(messages);
     let column = |name: &str| LEFT + COLUMN * names.iter().position(|n| n == name).unwrap_or(0);
     // Rows: every send and every end, in journal order.
+    let marks: Vec<&Mark> = marks.iter().filter(|k| names.contains(&k.actor)).collect();
     let mut points: Vec<usize> = messages
         .iter()
         .flat_map(|m| [m.sent_at, m.position()])
+        .chain(marks.iter().map(|k| k.at))
         .collect();
     points.sort_unstable();
     points.dedup();
@@ -239,6 +268,49 @@ pub fn svg(messages: &[Message]) -> String {
             );
         }
     }
+    for mark in &marks {
+        let (x, y) = (column(&mark.actor), row(mark.at));
+        let color = match &mark.kind {
+            MarkKind::Exit { abnormal: true, .. } => {
+                let _ = writeln!(
+                    out,
+                    r##"<path d="M{},{} l12,12 M{},{} l-12,12" stroke="#c22" stroke-width="3"/>"##,
+                    x - 6,
+                    y - 6,
+                    x + 6,
+                    y - 6
+                );
+                "#c22"
+            }
+            MarkKind::Exit { .. } => {
+                let _ = writeln!(
+                    out,
+                    r##"<rect x="{}" y="{}" width="10" height="10" fill="#667"/>"##,
+                    x - 5,
+                    y - 5
+                );
+                "#667"
+            }
+            MarkKind::Restart { .. } => {
+                let _ = writeln!(
+                    out,
+                    r##"<circle cx="{x}" cy="{y}" r="7" fill="white" stroke="#282" stroke-width="3"/>"##
+                );
+                "#282"
+            }
+        };
+        let text = mark_text(mark);
+        halo(
+            &mut labels,
+            x + 12,
+            y + 4,
+            "start",
+            color,
+            "",
+            std::slice::from_ref(&text),
+            &text,
+        );
+    }
     out.push_str(&labels);
     out.push_str("</svg>\n");
     out
@@ -327,6 +399,47 @@ mod tests {
     }
 
     #[test]
+    fn crashes_and_restarts_are_drawn_on_the_lifeline_where_they_happened() {
+        let entries = vec![
+            send("a", "x"),
+            deliver("a", "x"),
+            entry(Event::Exit {
+                actor: "x".into(),
+                code: Some(2),
+                signal: None,
+                reason: Some("exit code 2".into()),
+            }),
+            entry(Event::Restart {
+                actor: "x".into(),
+                node: Some("~x".into()),
+                attempt: Some(1),
+                backoff_ms: Some(100),
+                reason: None,
+            }),
+            send("b", "x"),
+        ];
+        let (messages, marks) = (messages(&entries), crate::history::marks(&entries));
+        assert_eq!(marks.len(), 2);
+        let drawn = mermaid(&messages, &marks);
+        let crash = drawn.find("Note over p1: ✗ crashed: exit code 2").unwrap();
+        let again = drawn
+            .find("Note over p1: ↻ restarted (attempt 1, after 100 ms)")
+            .unwrap();
+        let pending = drawn.find("(pending)").unwrap();
+        assert!(
+            crash < again && drawn.find("->>").unwrap() < crash,
+            "{drawn}"
+        );
+        assert!(
+            again < pending,
+            "marks come before what is still pending: {drawn}"
+        );
+        let svg = svg(&messages, &marks);
+        assert!(svg.contains("✗ crashed: exit code 2"), "{svg}");
+        assert!(svg.contains(r##"stroke="#282""##), "a restart ring: {svg}");
+    }
+
+    #[test]
     fn failures_drops_and_pending_messages_are_marked_in_delivery_order() {
         let entries = vec![
             send("a", "x"),
@@ -347,7 +460,7 @@ mod tests {
                 message: "c".into(),
             }),
         ];
-        let drawn = mermaid(&messages(&entries));
+        let drawn = mermaid(&messages(&entries), &[]);
         let b = drawn.find(r#"p0->>p1: {"m":"b"}"#).unwrap();
         let a = drawn
             .find("p0-xp1: {\"m\":\"a\"}\n    Note right of p1: ✗ the handler failed: boom")
@@ -355,7 +468,7 @@ mod tests {
         let c = drawn.find(r#"p0--xp1: {"m":"c"} (dropped)"#).unwrap();
         let d = drawn.find(r#"p0--)p1: {"m":"d"} (pending)"#).unwrap();
         assert!(b < a && a < c && c < d, "delivery order:\n{drawn}");
-        let svg = svg(&messages(&entries));
+        let svg = svg(&messages(&entries), &[]);
         assert!(svg.contains("✗") && svg.contains("(pending)") && svg.ends_with("</svg>\n"));
         assert!(svg.contains("(dropped)"));
     }
@@ -373,7 +486,7 @@ mod tests {
                 state: Some(long.clone()),
             }),
         ];
-        let svg = svg(&messages(&entries));
+        let svg = svg(&messages(&entries), &[]);
         let title = format!("<title>state {}</title>", xml(&long.to_string()));
         assert!(svg.contains(&title), "{svg}");
         // Every label comes after every arrow.

@@ -58,9 +58,10 @@ pub fn run(root: &Root, out: &Output, options: Options) -> Result<ExitCode> {
         chain: options.chain,
     };
     let messages = history::filter(history::messages(&entries), &filter);
+    let marks = history::filter_marks(history::marks(&entries), &messages, &filter);
     let drawing = match options.format {
-        Format::Mermaid => render::mermaid(&messages),
-        Format::Svg => render::svg(&messages),
+        Format::Mermaid => render::mermaid(&messages, &marks),
+        Format::Svg => render::svg(&messages, &marks),
     };
     match options.output {
         Some(path) => {

@@ -1,6 +1,7 @@
 //! `eos tree`: the live supervision tree, and `eos tree apply FILE` to converge the running
 //! system to a tree file.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -109,7 +110,29 @@ fn status(root: &Root, id: &ActorId) -> Option<ActorStatus> {
 /// `eos tree`: every tree with its nodes and actors, then the actors outside trees with the
 /// children they spawned; status, restart type, starts and restarts.
 pub fn show(root: &Root, out: &Output) -> Result<ExitCode> {
-    let records: SupervisionRecord = fsio::read_json(&root.supervision_file()).unwrap_or_default();
+    let mut ids: Vec<ActorId> = fsio::names(&root.running_dir())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| ActorId::parse(n).ok())
+        .filter(|id| root.actor(id).path().is_dir())
+        .collect();
+    ids.sort();
+    let mut children: HashMap<ActorId, Vec<ActorId>> = HashMap::new();
+    let mut has_parent = Vec::new();
+    for id in &ids {
+        if let Some(parent) = fsio::read_json::<SpawnRequest>(&root.actor(id).spawn_record())
+            .ok()
+            .and_then(|r| r.parent)
+        {
+            children.entry(parent).or_default().push(id.clone());
+            has_parent.push(id.clone());
+        }
+    }
+    let view = View {
+        root,
+        records: fsio::read_json(&root.supervision_file()).unwrap_or_default(),
+        children,
+    };
     let mut names = fsio::names(&root.trees_dir()).unwrap_or_default();
     names.sort();
     let mut trees = Vec::new();
@@ -122,26 +145,13 @@ pub fn show(root: &Root, out: &Output) -> Result<ExitCode> {
             continue;
         };
         in_trees.extend(actor_ids(&spec));
-        trees.push(node_json(root, &records, name, &spec));
+        trees.push(node_json(&view, name, &spec));
     }
-    let mut actors = Vec::new();
-    let mut ids: Vec<ActorId> = fsio::names(&root.running_dir())
-        .unwrap_or_default()
+    let actors: Vec<Value> = ids
         .iter()
-        .filter_map(|n| ActorId::parse(n).ok())
-        .filter(|id| root.actor(id).path().is_dir())
+        .filter(|id| !in_trees.contains(id) && !has_parent.contains(id))
+        .map(|id| actor_json(&view, id, &format!("~{id}")))
         .collect();
-    ids.sort();
-    let records_of = |id: &ActorId| -> Option<SpawnRequest> {
-        fsio::read_json(&root.actor(id).spawn_record()).ok()
-    };
-    for id in &ids {
-        let record = records_of(id);
-        if in_trees.contains(id) || record.as_ref().is_some_and(|r| r.parent.is_some()) {
-            continue;
-        }
-        actors.push(actor_json(root, &records, &ids, id, &format!("~{id}")));
-    }
     let tree = json!({"trees": trees, "actors": actors});
     if !out.json_mode() {
         for t in &trees {
@@ -161,17 +171,15 @@ pub fn show(root: &Root, out: &Output) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn node_json(root: &Root, records: &SupervisionRecord, name: &str, spec: &NodeSpec) -> Value {
-    let record = records.get(name).cloned().unwrap_or_default();
-    let all: Vec<ActorId> = actor_ids(spec);
+fn node_json(view: &View, name: &str, spec: &NodeSpec) -> Value {
+    let record = view.records.get(name).cloned().unwrap_or_default();
     let children: Vec<Value> = spec
         .children
         .iter()
         .map(|child| match child {
-            ChildSpec::Actor(actor) => actor_json(root, records, &all, &actor.id, name),
+            ChildSpec::Actor(actor) => actor_json(view, &actor.id, name),
             ChildSpec::Node(node) => node_json(
-                root,
-                records,
+                view,
                 &format!("{name}/{}", node.name.as_deref().unwrap_or_default()),
                 node,
             ),
@@ -188,13 +196,16 @@ fn node_json(root: &Root, records: &SupervisionRecord, name: &str, spec: &NodeSp
     })
 }
 
-fn actor_json(
-    root: &Root,
-    records: &SupervisionRecord,
-    _known: &[ActorId],
-    id: &ActorId,
-    node: &str,
-) -> Value {
+/// What the tree is drawn from, read once.
+struct View<'a> {
+    root: &'a Root,
+    records: SupervisionRecord,
+    /// The children each actor spawned, in id order.
+    children: HashMap<ActorId, Vec<ActorId>>,
+}
+
+fn actor_json(view: &View, id: &ActorId, node: &str) -> Value {
+    let (root, records) = (view.root, &view.records);
     let dir = root.actor(id);
     let status = status(root, id);
     let restart = std::fs::read_to_string(dir.restart_file())
@@ -208,16 +219,12 @@ fn actor_json(
         .cloned()
         .unwrap_or_default();
     let starts = status.as_ref().map_or(0, ActorStatus::starts);
-    // The children it spawned.
-    let children: Vec<Value> = fsio::names(&root.running_dir())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|n| ActorId::parse(n).ok())
-        .filter(|child| {
-            fsio::read_json::<SpawnRequest>(&root.actor(child).spawn_record())
-                .is_ok_and(|r| r.parent.as_ref() == Some(id))
-        })
-        .map(|child| actor_json(root, records, _known, &child, &format!("@{id}")))
+    let children: Vec<Value> = view
+        .children
+        .get(id)
+        .into_iter()
+        .flatten()
+        .map(|child| actor_json(view, child, &format!("@{id}")))
         .collect();
     let spawned = records.get(&format!("@{id}")).cloned().unwrap_or_default();
     json!({

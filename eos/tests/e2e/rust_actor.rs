@@ -64,3 +64,33 @@ fn a_state_file_broken_by_hand_costs_no_message() {
         sys.state("t")["count"] == 11
     });
 }
+
+#[test]
+fn a_rust_actor_spawns_a_child_it_supervises_and_monitors_another() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("t", &tally(), &[]);
+    sys.spawn("other", &counter_sh(), &[]);
+    sys.send("t", "s", r#"{"spawn": "kid"}"#);
+    sys.wait_running("kid");
+    assert_eq!(
+        read_json(&sys.actor_dir("kid").join("spawn.json"))["parent"],
+        "t"
+    );
+    sys.send("t", "m", r#"{"monitor": "other"}"#);
+    wait_until("the monitor is a file", || {
+        sys.actor_dir("t").join("monitors/other").exists()
+    });
+    ok(&sys.eos(&["kill", "other", "--signal", "KILL"]));
+    wait_until("t was told", || sys.state("t")["last"]["eos"] == "down");
+    assert_eq!(sys.state("t")["last"]["actor"], "other");
+    // Its child is permanent: killed, it comes back, and the parent is told.
+    ok(&sys.eos(&["kill", "kid", "--signal", "KILL"]));
+    wait_until("kid runs again", || {
+        sys.status("kid")["starts"] == 2 && sys.status("kid")["status"] == "running"
+    });
+    wait_until("t was told about kid", || {
+        sys.state("t")["last"]["actor"] == "kid"
+    });
+    assert_eq!(sys.state("t")["last"]["via"], "child");
+}
