@@ -330,6 +330,7 @@ fn the_benchmark_reports_every_figure() {
     let out = Command::new(bin("eos"))
         .args(["--json", "bench", "--round-trips", "20", "--messages", "20"])
         .args(["--deep", "20,40", "--actors", "3", "--idle", "200ms"])
+        .args(["--tree", "10", "--one-for-all", "4"])
         .output()
         .unwrap();
     let figures = json_of(&out);
@@ -355,6 +356,11 @@ fn the_benchmark_reports_every_figure() {
                     .is_some_and(|v| v > 0.0)
             );
         }
+    }
+    let supervision = &figures["disk"]["supervision"];
+    assert_eq!(supervision["tree_actors"], 10, "{supervision}");
+    for key in ["tree_applied_s", "one_for_all_restart_s"] {
+        assert!(supervision[key].as_f64().is_some_and(|v| v > 0.0), "{supervision}");
     }
     let many = &figures["disk"]["many_actors"];
     assert_eq!(many["actors"], 3, "{many}");
