@@ -53,10 +53,11 @@ pub fn place(
     want_payload: bool,
 ) -> Placed {
     let spool = actor.dir.spool_dir();
-    let path = spool.join(file);
     let Some(pending) = actor.queue.get_mut(file) else {
         return Placed::Gone;
     };
+    // Routed in this turn and still in `send/`: it goes straight to `current`.
+    let path = pending.unmoved.clone().unwrap_or_else(|| spool.join(file));
     let indexed = pending.message.clone();
     // The envelope is taken out of the index, not copied; it goes back if it cannot be placed.
     let known = match pending.envelope.take() {

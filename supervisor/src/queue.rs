@@ -26,6 +26,9 @@ pub struct Pending {
     /// new id), the envelope is written when it is delivered: never in place while it waits,
     /// where a person may be renaming or editing it.
     pub exact: bool,
+    /// Still in `send/`, at this path: routed in this turn, it goes straight to `current` if
+    /// it is delivered before the turn ends (one rename instead of two), else into the spool.
+    pub unmoved: Option<std::path::PathBuf>,
 }
 
 impl Pending {
@@ -36,6 +39,7 @@ impl Pending {
             envelope: None,
             stale: true,
             exact: false,
+            unmoved: None,
         }
     }
 
@@ -46,6 +50,7 @@ impl Pending {
             envelope: Some(envelope),
             stale: false,
             exact,
+            unmoved: None,
         }
     }
 }
@@ -85,6 +90,8 @@ pub struct Queue {
     left: Vec<(u32, String, Pending)>,
     /// Renames inside the spool seen in this batch.
     moved: Vec<Settled>,
+    /// Messages routed in this turn still in `send/`: their spool names and where they are.
+    unmoved: Vec<(String, std::path::PathBuf)>,
 }
 
 impl Queue {
@@ -125,6 +132,40 @@ impl Queue {
         self.pending.insert(file, pending);
     }
 
+    /// A message routed in this turn that is still in `send/` (see [`Pending::unmoved`]).
+    pub fn insert_unmoved(&mut self, file: String, pending: Pending) {
+        if let Some(path) = &pending.unmoved {
+            self.unmoved.push((file.clone(), path.clone()));
+        }
+        self.pending.insert(file, pending);
+    }
+
+    /// The messages still in `send/`, with where they are.
+    pub fn unmoved(&self) -> Vec<(String, std::path::PathBuf)> {
+        self.unmoved.clone()
+    }
+
+    /// Whether the file at `path` in `send/` is indexed already (a second event for it).
+    pub fn has_unmoved(&self, path: &std::path::Path) -> bool {
+        self.unmoved.iter().any(|(_, p)| p == path)
+    }
+
+    /// `file` was moved from `send/` into the spool (its arrival event is expected).
+    pub fn moved_in(&mut self, file: &str) {
+        self.unmoved.retain(|(f, _)| f != file);
+        if let Some(p) = self.pending.get_mut(file) {
+            p.unmoved = None;
+            self.expect(file, Change::Arrived);
+        }
+    }
+
+    /// Forgets a message that is not where the index says (gone from `send/` before it was
+    /// moved).
+    pub fn forget(&mut self, file: &str) -> Option<Pending> {
+        self.unmoved.retain(|(f, _)| f != file);
+        self.pending.remove(file)
+    }
+
     /// Records what a file found by a person's change holds, without expecting an event.
     pub fn insert_found(&mut self, file: String, pending: Pending) {
         self.pending.insert(file, pending);
@@ -133,7 +174,11 @@ impl Queue {
     /// The supervisor takes `file` out of the spool (its leaving event is expected).
     pub fn take(&mut self, file: &str) -> Option<Pending> {
         let taken = self.pending.remove(file)?;
-        self.expect(file, Change::Left);
+        if taken.unmoved.is_some() {
+            self.unmoved.retain(|(f, _)| f != file);
+        } else {
+            self.expect(file, Change::Left);
+        }
         Some(taken)
     }
 
@@ -257,6 +302,26 @@ mod tests {
             Envelope::new(message, None, json!(1)),
             true,
         )
+    }
+
+    #[test]
+    fn a_message_still_in_send_leaves_no_echo_to_wait_for_until_it_is_moved() {
+        let mut q = Queue::default();
+        let mut p = pending("a");
+        p.unmoved = Some("/root/send/x::a.json".into());
+        q.insert_unmoved("0-a.json".into(), p);
+        assert!(q.has_unmoved(std::path::Path::new("/root/send/x::a.json")));
+        assert!(!q.awaits_echo(), "nothing was renamed yet");
+        // Delivered straight from send/: nothing leaves the spool.
+        assert!(q.take("0-a.json").is_some());
+        assert!(!q.awaits_echo() && q.unmoved().is_empty());
+        // Or moved into the spool at the end of the turn: its arrival is ours.
+        let mut p = pending("b");
+        p.unmoved = Some("/root/send/x::b.json".into());
+        q.insert_unmoved("1-b.json".into(), p);
+        q.moved_in("1-b.json");
+        assert!(q.awaits_echo() && q.unmoved().is_empty());
+        assert!(q.get("1-b.json").is_some_and(|p| p.unmoved.is_none()));
     }
 
     #[test]

@@ -21,6 +21,7 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 
 impl Supervisor {
     pub(crate) fn shutdown(mut self, stop: Stop) -> Result<()> {
+        self.settle_routed();
         self.stopping = Some(stop);
         let running = self.signal_all(Signal::SIGTERM);
         if running > 0 {

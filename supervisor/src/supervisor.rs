@@ -71,6 +71,8 @@ pub struct Supervisor {
     moved_away: Vec<(u32, ActorId)>,
     spinner: Spinner,
     pub(crate) supervising: Supervising,
+    /// Actors with messages routed in this turn, maybe still in `send/`.
+    routed: Vec<ActorId>,
     /// When the loop last polled (and so read signals).
     last_poll: Instant,
     /// An actor that wrote its state while handling a message, and when.
@@ -106,6 +108,7 @@ impl Supervisor {
             spinner: Spinner::default(),
             supervising: Supervising::default(),
             last_poll: Instant::now(),
+            routed: Vec::new(),
             result_due: None,
         })
     }
@@ -123,6 +126,7 @@ impl Supervisor {
                 .into_iter()
                 .flatten()
                 .fold(next_tick, Instant::min);
+            self.settle_routed();
             self.history.flush();
             let events = self.wait(wake)?;
             for event in events {
@@ -572,6 +576,14 @@ impl Supervisor {
                 return;
             }
         };
+        if self
+            .registry
+            .get(&to)
+            .is_some_and(|a| a.queue.has_unmoved(&path))
+        {
+            // A second event for a file routed in this turn.
+            return;
+        }
         let bytes = match self.intake.read(&path, "message") {
             Read::Gone => return,
             Read::Bytes(bytes) => bytes,
@@ -613,11 +625,37 @@ impl Supervisor {
                     to: to.to_string(),
                     file,
                 });
+                if !self.routed.contains(&to) {
+                    self.routed.push(to);
+                }
             }
             Err(Refused::Later) => {
                 warn!("no room to route {name} now (is the disk full?); it waits in send/");
             }
             Err(Refused::Never(reason)) => self.dead(&path, name, &reason),
+        }
+    }
+
+    /// Messages routed in this turn and not delivered go from `send/` into their spool.
+    pub(crate) fn settle_routed(&mut self) {
+        for id in std::mem::take(&mut self.routed) {
+            let Some(actor) = self.registry.get_mut(&id) else {
+                continue;
+            };
+            for (file, message, why) in router::settle(actor) {
+                match why {
+                    // Gone from `send/` before it was moved: removed by someone.
+                    None => {
+                        self.history.emit(Journal::PendingDeleted {
+                            actor: id.to_string(),
+                            file,
+                            message: message.to_string(),
+                        });
+                    }
+                    // It stays in `send/`; the next rescan routes it again.
+                    Some(e) => warn!("{id}: cannot move {file} into the spool: {e}"),
+                }
+            }
         }
     }
 
@@ -845,6 +883,9 @@ impl Supervisor {
     /// and each actor's spool (files a person added, removed or renamed; a `current` deleted
     /// without our noticing).
     pub(crate) fn rescan(&mut self) {
+        // What this turn routed is in the spools first, or the listing of `send/` would route
+        // it again.
+        self.settle_routed();
         self.scan_spawn_dir();
         self.scan_children_requests();
         self.scan_send_dir();

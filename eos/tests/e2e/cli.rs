@@ -360,7 +360,10 @@ fn the_benchmark_reports_every_figure() {
     let supervision = &figures["disk"]["supervision"];
     assert_eq!(supervision["tree_actors"], 10, "{supervision}");
     for key in ["tree_applied_s", "one_for_all_restart_s"] {
-        assert!(supervision[key].as_f64().is_some_and(|v| v > 0.0), "{supervision}");
+        assert!(
+            supervision[key].as_f64().is_some_and(|v| v > 0.0),
+            "{supervision}"
+        );
     }
     let many = &figures["disk"]["many_actors"];
     assert_eq!(many["actors"], 3, "{many}");
