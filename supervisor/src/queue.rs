@@ -90,8 +90,8 @@ pub struct Queue {
     left: Vec<(u32, String, Pending)>,
     /// Renames inside the spool seen in this batch.
     moved: Vec<Settled>,
-    /// Messages routed in this turn still in `send/`: their spool names and where they are.
-    unmoved: Vec<(String, std::path::PathBuf)>,
+    /// Messages routed in this turn still in `send/`: where they are, and their spool names.
+    unmoved: HashMap<std::path::PathBuf, String>,
 }
 
 impl Queue {
@@ -135,26 +135,33 @@ impl Queue {
     /// A message routed in this turn that is still in `send/` (see [`Pending::unmoved`]).
     pub fn insert_unmoved(&mut self, file: String, pending: Pending) {
         if let Some(path) = &pending.unmoved {
-            self.unmoved.push((file.clone(), path.clone()));
+            self.unmoved.insert(path.clone(), file.clone());
         }
         self.pending.insert(file, pending);
     }
 
-    /// The messages still in `send/`, with where they are.
+    /// The messages still in `send/`: their spool names and where they are.
     pub fn unmoved(&self) -> Vec<(String, std::path::PathBuf)> {
-        self.unmoved.clone()
+        let mut all: Vec<_> = self
+            .unmoved
+            .iter()
+            .map(|(path, file)| (file.clone(), path.clone()))
+            .collect();
+        all.sort();
+        all
     }
 
     /// Whether the file at `path` in `send/` is indexed already (a second event for it).
     pub fn has_unmoved(&self, path: &std::path::Path) -> bool {
-        self.unmoved.iter().any(|(_, p)| p == path)
+        self.unmoved.contains_key(path)
     }
 
     /// `file` was moved from `send/` into the spool (its arrival event is expected).
     pub fn moved_in(&mut self, file: &str) {
-        self.unmoved.retain(|(f, _)| f != file);
-        if let Some(p) = self.pending.get_mut(file) {
-            p.unmoved = None;
+        if let Some(p) = self.pending.get_mut(file)
+            && let Some(path) = p.unmoved.take()
+        {
+            self.unmoved.remove(&path);
             self.expect(file, Change::Arrived);
         }
     }
@@ -162,8 +169,11 @@ impl Queue {
     /// Forgets a message that is not where the index says (gone from `send/` before it was
     /// moved).
     pub fn forget(&mut self, file: &str) -> Option<Pending> {
-        self.unmoved.retain(|(f, _)| f != file);
-        self.pending.remove(file)
+        let pending = self.pending.remove(file)?;
+        if let Some(path) = &pending.unmoved {
+            self.unmoved.remove(path);
+        }
+        Some(pending)
     }
 
     /// Records what a file found by a person's change holds, without expecting an event.
@@ -174,10 +184,11 @@ impl Queue {
     /// The supervisor takes `file` out of the spool (its leaving event is expected).
     pub fn take(&mut self, file: &str) -> Option<Pending> {
         let taken = self.pending.remove(file)?;
-        if taken.unmoved.is_some() {
-            self.unmoved.retain(|(f, _)| f != file);
-        } else {
-            self.expect(file, Change::Left);
+        match &taken.unmoved {
+            Some(path) => {
+                self.unmoved.remove(path);
+            }
+            None => self.expect(file, Change::Left),
         }
         Some(taken)
     }
@@ -268,11 +279,12 @@ impl Queue {
         self.expected.clear();
         let mut gone = self.settle();
         let listed: BTreeMap<String, ()> = listed.into_iter().map(|n| (n, ())).collect();
+        // One still in `send/` is not in the listing, and not missing either.
         let missing: Vec<String> = self
             .pending
-            .keys()
-            .filter(|f| !listed.contains_key(*f))
-            .cloned()
+            .iter()
+            .filter(|(f, p)| !listed.contains_key(*f) && p.unmoved.is_none())
+            .map(|(f, _)| f.clone())
             .collect();
         for file in missing {
             if let Some(p) = self.pending.remove(&file) {
@@ -322,6 +334,13 @@ mod tests {
         q.moved_in("1-b.json");
         assert!(q.awaits_echo() && q.unmoved().is_empty());
         assert!(q.get("1-b.json").is_some_and(|p| p.unmoved.is_none()));
+        // A listing of the spool does not count one still in send/ as deleted.
+        let mut p = pending("c");
+        p.unmoved = Some("/root/send/x::c.json".into());
+        q.insert_unmoved("2-c.json".into(), p);
+        let (added, gone) = q.reconcile(vec!["1-b.json".into()]);
+        assert!(added.is_empty() && gone.is_empty(), "{added:?} {gone:?}");
+        assert!(q.has_unmoved(std::path::Path::new("/root/send/x::c.json")));
     }
 
     #[test]
