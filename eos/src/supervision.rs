@@ -207,6 +207,9 @@ pub struct ActorSpec {
     /// Its first state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<Value>,
+    /// A message it crashed on this many times in a row goes to `dead/` (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poison_after: Option<u32>,
 }
 
 fn default_child_restart() -> RestartType {

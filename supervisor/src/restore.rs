@@ -22,6 +22,9 @@ pub struct Found {
     pub record: Option<SpawnRequest>,
     pub starts: u32,
     pub was_running: bool,
+    /// How it ended, if it had exited: abnormally (a signal, a non-zero code, could not
+    /// start) or not.
+    pub exit_abnormal: Option<bool>,
     pub state: Option<Value>,
     /// Its pending messages, to be read when their turn comes.
     pub pending: Vec<(String, Pending)>,
@@ -95,6 +98,13 @@ fn actor(root: &Root, id: ActorId) -> Found {
         record,
         starts: status.as_ref().map_or(0, ActorStatus::starts),
         was_running: status.as_ref().is_none_or(ActorStatus::resumes),
+        exit_abnormal: match &status {
+            Some(ActorStatus::Exited { code, signal, .. }) => {
+                Some(signal.is_some() || code.is_some_and(|c| c != 0))
+            }
+            Some(ActorStatus::Failed { .. }) => Some(true),
+            _ => None,
+        },
         state: fsio::read_json(&dir.state_file()).ok(),
         pending,
         current,

@@ -126,6 +126,36 @@ impl Supervisor {
         self.supervising.tree.attach(id, &node, restart);
     }
 
+    /// Actors found exited at start (and how they ended) whose restart was due when the last
+    /// supervisor stopped are started again.
+    pub(crate) fn restart_due_after_restore(&mut self, exited: Vec<(ActorId, bool)>) {
+        for (id, abnormal) in exited {
+            if self.restart_due(&id, abnormal) {
+                self.restart_one(
+                    &id,
+                    None,
+                    "it had exited, and its restart was due when the last supervisor stopped",
+                );
+            }
+        }
+    }
+
+    /// Whether an actor found exited at start is to be started again: its restart type says
+    /// so for how it ended, and its node has not given up.
+    pub(crate) fn restart_due(&self, id: &ActorId, abnormal: bool) -> bool {
+        let restart = self
+            .restart_type(id)
+            .or_else(|| self.supervising.tree.restart_of(id))
+            .unwrap_or(RestartType::Temporary);
+        let node_down = self
+            .supervising
+            .tree
+            .node_of(id)
+            .and_then(|n| self.supervising.tree.node(n))
+            .is_some_and(|n| n.record.down.is_some());
+        restart.restarts_after(abnormal) && !node_down
+    }
+
     /// The restart type in the actor's `restart` file, as a person may have changed it.
     fn restart_type(&self, id: &ActorId) -> Option<RestartType> {
         let file = self.root.actor(id).restart_file();
@@ -296,6 +326,7 @@ impl Supervisor {
                 record.node = Some(node.to_owned());
                 record.restart = Some(spec.restart);
                 record.shutdown_ms = Some(spec.shutdown_ms);
+                record.poison_after = spec.poison_after;
                 if let Err(e) = fsio::write_json_atomic(&actor.dir.spawn_record(), &record) {
                     warn!("{id}: {e:#}");
                 }
@@ -756,6 +787,7 @@ fn tree_request(node: &str, spec: &ActorSpec) -> Result<SpawnRequest, String> {
         state: spec.state.clone(),
         restart: Some(spec.restart),
         shutdown_ms: Some(spec.shutdown_ms),
+        poison_after: spec.poison_after,
         node: Some(node.to_owned()),
         ..SpawnRequest::default()
     })

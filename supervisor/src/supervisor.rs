@@ -115,8 +115,9 @@ impl Supervisor {
 
     /// Brings back what is on disk, then runs until SIGTERM, SIGINT or SIGQUIT and shuts down.
     pub fn run(mut self) -> Result<()> {
-        self.restore()?;
+        let exited = self.restore()?;
         self.load_trees();
+        self.restart_due_after_restore(exited);
         self.rescan();
         crate::root::Claim::ready(&self.root)?;
         let mut next_tick = Instant::now() + self.config.tick;
@@ -889,6 +890,7 @@ impl Supervisor {
         self.scan_spawn_dir();
         self.scan_children_requests();
         self.scan_send_dir();
+        self.settle_routed();
         self.intake.rescan(&mut self.history);
         let all = self.root.paused_file().exists();
         if self.policy.is_paused(None) != all {
@@ -951,13 +953,14 @@ impl Supervisor {
     /// Brings back the actors found in `running/`: the ones that were running are started again
     /// with the same id, state and mailbox; an interrupted `current` is delivered again, marked
     /// and recorded as redelivered.
-    fn restore(&mut self) -> Result<()> {
+    fn restore(&mut self) -> Result<Vec<(ActorId, bool)>> {
         // What a killed supervisor's actors left behind (their children outlive them).
         let left = process::kill_leftovers(&self.root, None, &[]);
         if left > 0 {
             warn!("killed {left} process(es) left behind by actors of the last supervisor");
         }
         let mut not_running = Vec::new();
+        let mut exited = Vec::new();
         for found in restore::found(&self.root)? {
             let mut actor = self.adopt(found.id.clone(), found.record, found.starts);
             actor.state = found.state;
@@ -992,6 +995,9 @@ impl Supervisor {
                 }
             } else {
                 let _ = std::fs::remove_file(self.root.actor(&id).pid_file());
+                if let Some(abnormal) = found.exit_abnormal {
+                    exited.push((id.clone(), abnormal));
+                }
                 not_running.push(id.to_string());
             }
         }
@@ -1004,7 +1010,7 @@ impl Supervisor {
             );
         }
         self.router = Router::new(&self.registry);
-        Ok(())
+        Ok(exited)
     }
 }
 

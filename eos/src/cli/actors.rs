@@ -291,22 +291,38 @@ pub fn kill(root: &Root, out: &Output, id: &str, signal: &str) -> Result<ExitCod
     pidfd
         .signal(signal)
         .with_context(|| format!("signalling {id}"))?;
+    let pid = pidfd.pid();
+    // Exited, or already running again (a new process) under its supervisor.
     let exited = poll::until(Duration::from_secs(10), || {
-        let running =
-            fsio::read_json::<ActorStatus>(&dir.status_file()).is_ok_and(|s| s.is_running());
-        (!running).then_some(())
+        match fsio::read_json::<ActorStatus>(&dir.status_file()) {
+            Ok(ActorStatus::Running { pid: now, .. }) if now == pid => None,
+            Ok(status) => Some(status),
+            Err(_) => None,
+        }
     });
-    if exited.is_none() {
+    let Some(status) = exited else {
         out.warn(format!(
             "{id} has not exited yet; `eos kill {id} --signal KILL` forces it"
         ));
         return Ok(ExitCode::FAILURE);
+    };
+    let restart = fs::read_to_string(dir.restart_file())
+        .map(|t| t.trim().to_owned())
+        .unwrap_or_default();
+    let back = status.is_running() || restart == "permanent" || restart == "transient";
+    if back {
+        out.say(format!(
+            "{} {id}; its supervisor starts it again (restart type {restart}), with its state \
+             and mail",
+            styled(GOOD, "stopped")
+        ))?;
+    } else {
+        out.say(format!(
+            "{} {id}; its folder, state and mail stay",
+            styled(GOOD, "stopped")
+        ))?;
     }
-    out.say(format!(
-        "{} {id}; its folder, state and mail stay",
-        styled(GOOD, "stopped")
-    ))?;
-    out.data(&json!({"id": id, "stopped": true}))?;
+    out.data(&json!({"id": id, "stopped": true, "restarted": back}))?;
     Ok(ExitCode::SUCCESS)
 }
 

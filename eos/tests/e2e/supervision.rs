@@ -410,3 +410,33 @@ fn a_restarted_supervisor_brings_back_trees_counts_and_children() {
     let shown = json_of(&sys.eos(&["--json", "tree"]));
     assert_eq!(shown["trees"][0]["restarts"], 2, "{shown}");
 }
+
+#[test]
+fn an_actor_whose_restart_was_due_when_the_supervisor_died_is_started_again() {
+    let mut sys = System::new();
+    sys.start();
+    spawn_with(&sys, "due", "permanent");
+    spawn_with(&sys, "done", "transient");
+    sys.kill9();
+    // As if each had exited just before: a crash, and a normal exit.
+    let exited = |code: i32| json!({"status": "exited", "code": code, "at": 1, "starts": 1});
+    fs::write(
+        sys.actor_dir("due").join("status.json"),
+        exited(2).to_string(),
+    )
+    .unwrap();
+    fs::write(
+        sys.actor_dir("done").join("status.json"),
+        exited(0).to_string(),
+    )
+    .unwrap();
+    sys.start();
+    wait_restarted(&sys, "due", 2);
+    assert_eq!(sys.status("done")["status"], "exited");
+    let restarts = events(&sys, "restart");
+    assert!(
+        restarts
+            .iter()
+            .any(|r| r["actor"] == "due" && r["reason"].as_str().unwrap_or("").contains("was due"))
+    );
+}
