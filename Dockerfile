@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # The EOS playground image, in three stages:
-#   build    compiles the three programs in release mode, from the lock file;
+#   build    compiles EOS's programs in release mode, from the lock file;
 #   runtime  a small image with EOS and the tools to explore a root (bash, jq, inotify-tools...);
-#   dev      the dev container: the same, plus the Rust toolchain to change EOS itself.
+#   dev      the dev container: the same, plus the Rust toolchain to change EOS itself and
+#            eos-lsp, the language server for scripts.
 ARG RUST_VERSION=1.88
 
 FROM rust:${RUST_VERSION}-slim-bookworm AS build
@@ -38,7 +39,8 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && rustup component add rustfmt clippy
 COPY --from=build /src/target/release/eos /src/target/release/act \
-    /src/target/release/supervisor /src/target/release/script-actor /usr/local/bin/
+    /src/target/release/supervisor /src/target/release/script-actor \
+    /src/target/release/eos-lsp /usr/local/bin/
 ARG USERNAME=vscode
 RUN useradd --create-home --shell /bin/bash "$USERNAME" \
     && echo "$USERNAME ALL=(root) NOPASSWD:ALL" > /etc/sudoers.d/"$USERNAME" \

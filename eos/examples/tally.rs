@@ -4,6 +4,7 @@
 //! Payloads it understands: `{"forward_to": "<actor>", ...}` sends the payload on;
 //! `{"fail": "<why>"}` makes the handler fail; `{"spawn": "<id>"}` starts another tally as its
 //! child (supervised by it); `{"monitor": "<id>"}` asks to be told when that actor exits;
+//! `{"remember": "<key>"}` counts in its storage how often it was asked to;
 //! anything else (a `down` notice too) is just counted.
 
 use eos::sdk::Actor;
@@ -35,6 +36,12 @@ fn main() -> anyhow::Result<()> {
         }
         if let Some(watched) = msg.payload.get("monitor").and_then(Value::as_str) {
             ctx.monitor(watched)?;
+        }
+        if let Some(key) = msg.payload.get("remember").and_then(Value::as_str) {
+            // Kept in running/<id>/store/<key>.json, beside state.json.
+            let storage = ctx.storage();
+            let times = storage.load(key)?.and_then(|v| v.as_u64()).unwrap_or(0);
+            storage.store(key, &Value::from(times + 1))?;
         }
         tally.count += 1;
         tally

@@ -53,6 +53,7 @@ const MONITORS: &str = "monitors";
 const LINKS: &str = "links";
 const TRAP_EXITS: &str = "trap_exits";
 const STRATEGY: &str = "strategy";
+const STORE: &str = "store";
 const MESSAGE_EXT: &str = ".json";
 const SEND_SEPARATOR: &str = "::";
 const REASON_EXT: &str = ".reason";
@@ -303,8 +304,14 @@ impl ActorDir {
             LINKS,
             TRAP_EXITS,
             STRATEGY,
+            STORE,
         ]
         .contains(&name)
+    }
+
+    /// Its key-value storage: one `<key>.json` a key (see [`crate::store`]).
+    pub fn store_dir(&self) -> PathBuf {
+        self.path.join(STORE)
     }
 
     /// Its restart type (`permanent`, `transient`, `temporary`), one word a person may change.

@@ -30,6 +30,7 @@ pub mod programs;
 pub mod sdk;
 pub mod spawn_request;
 pub mod status;
+pub mod store;
 pub mod supervision;
 
 pub use envelope::Envelope;

@@ -56,6 +56,13 @@ pub struct Args {
 }
 
 impl Args {
+    /// The actor's folder: beside its state file (the root is the send folder's parent).
+    pub fn actor_dir(&self) -> ActorDir {
+        Root::from_send_dir(&self.send_dir)
+            .unwrap_or_else(|| Root::new(self.send_dir.parent().unwrap_or(Path::new("/"))))
+            .actor(&self.id)
+    }
+
     /// Reads the process's own argv.
     pub fn from_env() -> Result<Self> {
         Self::parse(std::env::args_os().skip(1))
@@ -138,6 +145,12 @@ impl Context<'_> {
         request.id = Some(id.clone());
         self.spawns.push(request);
         Ok(id)
+    }
+
+    /// This actor's key-value storage (`running/<id>/store/<key>.json`): `store`, `load`,
+    /// `delete`, `exists`. Writes take effect at once.
+    pub fn storage(&self) -> crate::store::Store {
+        crate::store::Store::of(&self.args.actor_dir())
     }
 
     /// Monitors `id`: whenever it exits (or if it does not run), this actor receives a message

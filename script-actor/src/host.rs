@@ -7,6 +7,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use eos::ActorDir;
+use eos::store::Store;
 use rune::runtime::VmResult;
 use rune::{ContextError, Module, Value};
 
@@ -36,22 +38,119 @@ fn push(effect: Effect) {
     EFFECTS.with(|o| o.borrow_mut().push(effect));
 }
 
-/// The host module, for the actor `id` running the script in `script_dir`.
-pub fn module(id: String, script_dir: PathBuf) -> Result<Module, ContextError> {
+/// The host module, for the actor `id` running the script in `script_dir`, with its folder
+/// when it runs as an actor (not when a script is only checked). Each function has the doc
+/// comment the language server shows.
+pub fn module(
+    id: String,
+    script_dir: PathBuf,
+    actor: Option<ActorDir>,
+) -> Result<Module, ContextError> {
     let mut module = Module::new();
-    module.function("send", send).build()?;
-    module.function("id", move || id.clone()).build()?;
-    module.function("log", log).build()?;
-    module.function("sleep", sleep).build()?;
+    module.function("send", send).build()?.docs([
+        "Sends `value` to the actor `to` once the handler returns successfully.",
+        "",
+        "```rune",
+        "send(\"counter\", #{ inc: 1 });",
+        "```",
+    ])?;
+    module
+        .function("id", move || id.clone())
+        .build()?
+        .docs(["This actor's id."])?;
+    module
+        .function("log", log)
+        .build()?
+        .docs(["Writes a line to this actor's log, `running/<id>/actor.log`."])?;
+    module.function("sleep", sleep).build()?.docs([
+        "Waits `ms` milliseconds, to play a slow service. Counts against the handler's deadline.",
+    ])?;
     module
         .function("spawn", move |target: &str, options: Value| {
             spawn(&script_dir, target, options)
         })
-        .build()?;
-    module.function("exit", exit).build()?;
-    module.function("monitor", monitor).build()?;
-    module.function("link", link).build()?;
+        .build()?
+        .docs([
+            "Starts a child actor that this one supervises, once the handler returns; returns",
+            "its id. `target` is a `.rn` script (beside this one when relative) or a program;",
+            "`options` may have `id`, `args`, `state` and `restart` (permanent, transient,",
+            "temporary).",
+            "",
+            "```rune",
+            "let worker = spawn(\"worker.rn\", #{ id: \"w1\", restart: \"transient\" });",
+            "```",
+        ])?;
+    module.function("exit", exit).build()?.docs([
+        "Ends this actor's process at once: with a code other than 0 it is a crash, and the",
+        "message being handled stays to be delivered again; its supervisor decides the rest.",
+    ])?;
+    module.function("monitor", monitor).build()?.docs([
+        "Asks to be told when the actor `id` exits: a message with the payload",
+        "`#{eos: \"down\", actor, reason, via: \"monitor\"}` and no sender.",
+    ])?;
+    module.function("link", link).build()?.docs([
+        "Links this actor with `id`: when either exits abnormally the other is stopped, unless",
+        "it traps exits (a `trap_exits` file in its folder), when it is told instead.",
+    ])?;
+    let storage = actor.map(|dir| Store::of(&dir));
+    let s = storage.clone();
+    module
+        .function("store", move |key: &str, value: Value| {
+            with_store(s.as_ref(), key, |s| {
+                let value = convert::to_json(&value)?;
+                s.store(key, &value).map_err(|e| format!("{e:#}"))
+            })
+        })
+        .build()?
+        .docs([
+            "Keeps `value` under `key` in `running/<id>/store/<key>.json` (written at once).",
+        ])?;
+    let s = storage.clone();
+    module
+        .function("load", move |key: &str| -> VmResult<Option<Value>> {
+            with_store(s.as_ref(), key, |s| {
+                s.load(key)
+                    .map_err(|e| format!("{e:#}"))?
+                    .map(|v| convert::to_rune(&v))
+                    .transpose()
+            })
+        })
+        .build()?
+        .docs(["The value kept under `key`, or `None`."])?;
+    let s = storage.clone();
+    module
+        .function("delete", move |key: &str| {
+            with_store(s.as_ref(), key, |s| {
+                s.delete(key).map_err(|e| format!("{e:#}"))
+            })
+        })
+        .build()?
+        .docs(["Removes `key`; whether it was there."])?;
+    let s = storage;
+    module
+        .function("exists", move |key: &str| {
+            with_store(s.as_ref(), key, |s| {
+                s.exists(key).map_err(|e| format!("{e:#}"))
+            })
+        })
+        .build()?
+        .docs(["Whether a value is kept under `key`."])?;
     Ok(module)
+}
+
+/// Runs a storage operation, or says why it cannot run.
+fn with_store<T>(
+    store: Option<&Store>,
+    key: &str,
+    f: impl FnOnce(&Store) -> Result<T, String>,
+) -> VmResult<T> {
+    let Some(store) = store else {
+        return VmResult::panic("storage is only there for a running actor");
+    };
+    match f(store) {
+        Ok(value) => VmResult::Ok(value),
+        Err(e) => VmResult::panic(format!("storage `{key}`: {e}")),
+    }
 }
 
 /// `spawn(script_or_program, #{id, args, state, restart})`: starts a child this actor

@@ -5,8 +5,6 @@
 //! state, and may have `pub fn init()`, which gives the first one. `script-actor --check
 //! FILE...` only compiles scripts and reports their errors.
 
-mod convert;
-mod host;
 mod script;
 mod watchdog;
 mod worker;
@@ -22,10 +20,10 @@ use eos::sdk::{Actor, Args, Defer, note};
 use eos::{ActorDir, fsio};
 use rune::Context;
 
-use crate::host::Effect;
 use crate::script::{Refresh, Script};
 use crate::watchdog::{Kind, Overdue, Watchdog};
 use crate::worker::{Call, Limits, Worker};
+use script_actor::host::Effect;
 
 /// Set when the process was started afresh because `init()` passed its deadline: the first
 /// state is not tried again at start.
@@ -77,19 +75,13 @@ fn main() -> ExitCode {
 }
 
 /// The scripting context: Rune's standard modules and EOS's host functions.
-fn context(id: &str, script_dir: &std::path::Path) -> Result<Context> {
-    let mut context = Context::with_default_modules()?;
-    context.install(host::module(id.to_owned(), script_dir.to_path_buf())?)?;
-    Ok(context)
-}
-
 /// `--check FILE...`: compiles each script; errors go to standard error as
 /// `file:line:col: error: message` lines with a report below.
 fn check(files: &[String]) -> Result<ExitCode> {
     if files.is_empty() {
         return Err(anyhow!("usage: script-actor --check FILE..."));
     }
-    let context = context("check", std::path::Path::new("."))?;
+    let context = script_actor::context("check", std::path::Path::new("."), None)?;
     let mut failed = false;
     for file in files {
         match script::compile(&context, file.as_ref()) {
@@ -125,7 +117,7 @@ fn run(cli: Cli) -> Result<()> {
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let context = context(id.as_str(), &script_dir)?;
+    let context = script_actor::context(id.as_str(), &script_dir, Some(dir.clone()))?;
     let runtime = Arc::new(context.runtime()?);
     let limits = Limits {
         budget: cli.budget,

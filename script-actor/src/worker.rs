@@ -8,10 +8,9 @@ use rune::runtime::{RuntimeContext, VmError, budget};
 use rune::termcolor::Buffer;
 use rune::{Value, Vm};
 
-use crate::convert;
-use crate::host;
 use crate::script::Compiled;
 use crate::watchdog::{Kind, Watchdog};
+use script_actor::{convert, host};
 
 #[derive(Clone, Copy)]
 pub struct Limits {

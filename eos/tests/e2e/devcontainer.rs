@@ -237,9 +237,27 @@ fn the_editor_files_parse_and_name_only_what_exists() {
     }
     assert_eq!(used, defined, "every input is used");
     let settings = jsonc(&repo.join(".vscode/settings.json"));
-    assert_eq!(settings["files.associations"]["*.rn"], "rust");
+    assert_eq!(settings["files.associations"]["*.rn"], "rune");
     let extensions = jsonc(&repo.join(".vscode/extensions.json"));
-    assert!(!extensions["recommendations"].as_array().unwrap().is_empty());
+    let recommended = extensions["recommendations"].as_array().unwrap();
+    assert!(recommended.iter().any(|e| e == "udoprog.rune-vscode"));
+    // In the container the Rune extension runs EOS's language server, installed by the image.
+    let vscode = &dev["customizations"]["vscode"];
+    assert!(
+        vscode["extensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e == "udoprog.rune-vscode")
+    );
+    let server = vscode["settings"]["rune.server.path"].as_str().unwrap();
+    let dockerfile = fs::read_to_string(repo.join("Dockerfile")).unwrap();
+    let name = Path::new(server).file_name().unwrap().to_str().unwrap();
+    assert!(
+        dockerfile.contains(&format!("release/{name}")),
+        "{server} is installed"
+    );
+    assert!(bin(name).is_file(), "{name} is built by the workspace");
 }
 
 #[test]
@@ -292,7 +310,7 @@ fn the_dockerfile_builds_the_workspace_and_copies_only_what_exists() {
         3,
         "workspace members changed: update this test"
     );
-    let binaries = ["eos", "act", "supervisor", "script-actor"];
+    let binaries = ["eos", "act", "supervisor", "script-actor", "eos-lsp"];
     let mut stages = Vec::new();
     let mut built = Vec::new();
     for line in text.lines().map(str::trim) {

@@ -11,6 +11,7 @@ mod crash;
 mod debugger;
 mod delivery;
 mod devcontainer;
+mod editor;
 mod hardening;
 mod history;
 mod lifecycle;

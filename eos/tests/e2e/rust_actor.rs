@@ -94,3 +94,25 @@ fn a_rust_actor_spawns_a_child_it_supervises_and_monitors_another() {
     });
     assert_eq!(sys.state("t")["last"]["via"], "child");
 }
+
+#[test]
+fn a_rust_actor_keeps_values_in_its_storage_as_files() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("t", &tally(), &[]);
+    sys.send("t", "r1", r#"{"remember": "visits"}"#);
+    sys.send("t", "r2", r#"{"remember": "visits"}"#);
+    wait_until("both handled", || sys.state("t")["count"] == 2);
+    let kept = read_json(&sys.actor_dir("t").join("store/visits.json"));
+    assert_eq!(kept, 2);
+    // A person edits it like state.json; the actor reads what is there.
+    fs::write(sys.actor_dir("t").join("store/visits.json"), "40\n").unwrap();
+    sys.send("t", "r3", r#"{"remember": "visits"}"#);
+    wait_until("r3 handled", || sys.state("t")["count"] == 3);
+    assert_eq!(read_json(&sys.actor_dir("t").join("store/visits.json")), 41);
+    // A key that could leave the folder is refused, and the message says why.
+    sys.send("t", "bad", r#"{"remember": "../escape"}"#);
+    let reason = sys.wait_dead("dead", "t::bad.json");
+    assert!(reason.contains("storage key"), "{reason}");
+    assert!(!sys.actor_dir("t").join("escape.json").exists());
+}

@@ -317,3 +317,38 @@ fn handlers_stuck_past_their_deadline_leave_no_threads_behind() {
         "the same process"
     );
 }
+
+const STORAGE: &str = r#"
+pub fn handle(state, msg) {
+    let key = msg.payload.key;
+    if msg.payload.get("forget") == Some(true) {
+        state.deleted = delete(key);
+    } else {
+        let n = match load(key) { Some(n) => n + 1, None => 1 };
+        store(key, n);
+    }
+    state.exists = exists(key);
+    state
+}
+"#;
+
+#[test]
+fn scripts_store_load_delete_and_check_keys_kept_as_files() {
+    let mut sys = System::new();
+    sys.start();
+    let script = sys.script("storage.rn", STORAGE);
+    sys.spawn_script("s", &script, &[]);
+    sys.send("s", "a", r#"{"key": "hits"}"#);
+    sys.send("s", "b", r#"{"key": "hits"}"#);
+    wait_until("both handled", || {
+        read_json(&sys.actor_dir("s").join("store/hits.json")) == 2
+    });
+    assert_eq!(sys.state("s")["exists"], true);
+    sys.send("s", "c", r#"{"key": "hits", "forget": true}"#);
+    wait_until("forgotten", || sys.state("s")["deleted"] == true);
+    assert_eq!(sys.state("s")["exists"], false);
+    assert!(!sys.actor_dir("s").join("store/hits.json").exists());
+    sys.send("s", "d", r#"{"key": "a/../../x"}"#);
+    let reason = sys.wait_dead("dead", "s::d.json");
+    assert!(reason.contains("storage key"), "{reason}");
+}
