@@ -24,6 +24,26 @@ pub enum Request {
     Deliver { message: String },
     /// Start an actor that is not running again: same id, state and mail.
     Restart { actor: ActorId },
+    /// Remove an actor that is not running: its pending mail goes to `dead/`, its folder away.
+    Remove { actor: ActorId },
+    /// Show, and maybe change, the rescan interval and slow motion (milliseconds; a slow
+    /// motion of 0 turns it off); `reset` goes back to what the supervisor was started with.
+    Tick {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rescan_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        slow_motion_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reset: bool,
+    },
+}
+
+/// The supervisor's pace, as a `tick` request answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pace {
+    pub rescan_ms: u64,
+    /// `None`: slow motion is off.
+    pub slow_motion_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -34,6 +54,12 @@ pub struct Reply {
     /// The actor started again, for a restart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restarted: Option<ActorId>,
+    /// The actor removed, for a removal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<ActorId>,
+    /// The pace, for a tick request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pace: Option<Pace>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Refusal>,
 }

@@ -76,6 +76,9 @@ pub enum Event {
     Escalate { node: String, to: String },
     /// A supervision node gave up at the top: its actors stay down.
     GiveUp { node: String, reason: String },
+    /// An actor that was not running was removed (`eos cleanup`); `dead` of its messages went
+    /// to `dead/`.
+    Removed { actor: String, dead: u64 },
     /// A message appeared in `send/`: who to whom, and which message's handling sent it.
     Send {
         message: String,
@@ -207,7 +210,8 @@ impl Event {
             | Event::PendingAdded { actor, .. }
             | Event::PendingDeleted { actor, .. }
             | Event::PendingMoved { actor, .. }
-            | Event::StateEdited { actor, .. } => Some(actor),
+            | Event::StateEdited { actor, .. }
+            | Event::Removed { actor, .. } => Some(actor),
             Event::Send { to, .. } | Event::Route { to, .. } => Some(to),
             Event::Dead { actor, .. } | Event::Pause { actor } | Event::Resume { actor } => {
                 actor.as_deref()

@@ -1,13 +1,14 @@
 //! Control requests from `control/`: deliver exactly one message now, even while paused.
 //! `step` takes the next message in the system-wide order (or the next for one actor);
 //! `deliver` takes the message a person chose, which is how "A before B" is tried. Both are
-//! the [`Manual`] policy; the answer is a typed reply beside the request.
+//! the [`Manual`] policy; the answer is a typed reply beside the request. Also: start an
+//! actor again, remove one (`eos cleanup`), and show or change the pace (`eos tick`).
 
 use std::fs;
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use eos::control::{self, Delivered, Refusal, Reply, Request, Resolved};
+use eos::control::{self, Delivered, Pace, Refusal, Reply, Request, Resolved};
 use eos::{ActorId, fsio, layout};
 use log::{info, warn};
 
@@ -35,14 +36,32 @@ impl Supervisor {
                 return self.reply(name, Err(Refusal::Invalid { reason }));
             }
         };
-        if let Request::Restart { actor } = &request {
-            let reply = match self.restart(actor) {
+        let answered = match &request {
+            Request::Restart { actor } => Some(match self.restart(actor) {
                 Ok(()) => Reply {
                     restarted: Some(actor.clone()),
                     ..Reply::default()
                 },
                 Err(refusal) => Reply::refused(refusal),
-            };
+            }),
+            Request::Remove { actor } => Some(match self.remove(actor) {
+                Ok(()) => Reply {
+                    removed: Some(actor.clone()),
+                    ..Reply::default()
+                },
+                Err(refusal) => Reply::refused(refusal),
+            }),
+            Request::Tick {
+                rescan_ms,
+                slow_motion_ms,
+                reset,
+            } => Some(Reply {
+                pace: Some(self.pace(*rescan_ms, *slow_motion_ms, *reset)),
+                ..Reply::default()
+            }),
+            Request::Step { .. } | Request::Deliver { .. } => None,
+        };
+        if let Some(reply) = answered {
             return self.answer(name, &reply);
         }
         let outcome = self.manual(&request);
@@ -69,6 +88,77 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Removes an actor that is not running (`eos cleanup`): its pending messages go to
+    /// `dead/`, where they can be sent again; its folder goes away.
+    fn remove(&mut self, id: &ActorId) -> Result<(), Refusal> {
+        let Some(actor) = self.registry.get(id) else {
+            return Err(Refusal::NoSuchActor {
+                actor: id.to_string(),
+            });
+        };
+        if actor.lifecycle.is_running() {
+            return Err(Refusal::AlreadyRunning {
+                actor: id.to_string(),
+            });
+        }
+        let spool = actor.dir.spool_dir();
+        let mut letters: Vec<(std::path::PathBuf, eos::MessageId)> = actor
+            .queue
+            .iter()
+            .map(|(file, p)| (spool.join(file), p.message.clone()))
+            .collect();
+        if let Some(message) = actor.slot.message() {
+            letters.push((actor.dir.current_file(), message.clone()));
+        }
+        let dir = actor.dir.path().to_path_buf();
+        let reason = format!("its actor `{id}` was removed (eos cleanup); send it elsewhere");
+        for (path, message) in &letters {
+            self.intake
+                .set_aside_message(&mut self.history, path, id, message, &reason);
+        }
+        self.events.forget(id);
+        self.registry.remove(id);
+        self.supervising.tree.detach(id);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            log::warn!("cannot remove {}: {e}", dir.display());
+        }
+        info!("removed {id} by request");
+        self.history.emit(eos::journal::Event::Removed {
+            actor: id.to_string(),
+            dead: letters.len() as u64,
+        });
+        self.save_supervision();
+        Ok(())
+    }
+
+    /// The rescan interval and slow motion, changed as asked.
+    fn pace(&mut self, rescan_ms: Option<u64>, slow_ms: Option<u64>, reset: bool) -> Pace {
+        let ms = Duration::from_millis;
+        let (rescan, slow) = if reset {
+            self.started_pace
+        } else {
+            let slow = match slow_ms {
+                None => self.config.slow_motion,
+                Some(0) => None,
+                Some(n) => Some(ms(n)),
+            };
+            (
+                rescan_ms.filter(|&n| n > 0).map_or(self.config.tick, ms),
+                slow,
+            )
+        };
+        self.config.tick = rescan;
+        if slow != self.config.slow_motion {
+            self.config.slow_motion = slow;
+            self.policy.set_inner(crate::supervisor::base_policy(slow));
+        }
+        info!("rescan every {rescan:?}, slow motion {slow:?}");
+        Pace {
+            rescan_ms: rescan.as_millis() as u64,
+            slow_motion_ms: slow.map(|d| d.as_millis() as u64),
+        }
+    }
+
     fn manual(&mut self, request: &Request) -> Result<Delivered, Refusal> {
         let now = Instant::now();
         let manual = match request {
@@ -85,9 +175,9 @@ impl Supervisor {
                 self.usable(&actor, now)?;
                 Manual::Deliver { actor, file }
             }
-            Request::Restart { .. } => {
+            Request::Restart { .. } | Request::Remove { .. } | Request::Tick { .. } => {
                 return Err(Refusal::Invalid {
-                    reason: "a restart delivers nothing".into(),
+                    reason: "this request delivers nothing".into(),
                 });
             }
         };

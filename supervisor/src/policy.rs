@@ -111,6 +111,11 @@ impl<P: Policy> Paused<P> {
         }
     }
 
+    /// Replaces the policy it pauses (keeping what is paused).
+    pub fn set_inner(&mut self, inner: P) {
+        self.inner = inner;
+    }
+
     /// Pauses or resumes everything (`None`) or one actor. Returns whether it changed.
     pub fn set(&mut self, who: Option<&ActorId>, paused: bool) -> bool {
         match who {

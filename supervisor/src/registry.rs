@@ -87,6 +87,12 @@ impl Registry {
         self.actors.is_empty()
     }
 
+    /// Forgets an actor (removed from disk).
+    pub fn remove(&mut self, id: &ActorId) -> Option<Actor> {
+        self.by_pid.retain(|_, a| a != id);
+        self.actors.remove(id)
+    }
+
     pub fn insert(&mut self, actor: Actor) {
         self.actors.insert(actor.id.clone(), actor);
     }

@@ -45,6 +45,14 @@ pub struct Config {
     pub record: bool,
 }
 
+/// The policy beneath the pauses: FIFO, in slow motion when asked.
+pub(crate) fn base_policy(slow_motion: Option<Duration>) -> Box<dyn Policy> {
+    match slow_motion {
+        Some(interval) => Box::new(SlowMotion::new(Fifo, interval)),
+        None => Box::new(Fifo),
+    }
+}
+
 /// How the supervisor stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -71,6 +79,8 @@ pub struct Supervisor {
     moved_away: Vec<(u32, ActorId)>,
     spinner: Spinner,
     pub(crate) supervising: Supervising,
+    /// The rescan interval and slow motion it was started with (`eos tick reset`).
+    pub(crate) started_pace: (Duration, Option<Duration>),
     /// Actors with messages routed in this turn, maybe still in `send/`.
     routed: Vec<ActorId>,
     /// When the loop last polled (and so read signals).
@@ -90,10 +100,8 @@ impl Supervisor {
         events.watch(&root.control_dir(), Watched::Control)?;
         events.watch(&root.trees_dir(), Watched::Trees)?;
         let history = History::open(&root, config.journal_max_bytes, config.record);
-        let base: Box<dyn Policy> = match config.slow_motion {
-            Some(interval) => Box::new(SlowMotion::new(Fifo, interval)),
-            None => Box::new(Fifo),
-        };
+        let base = base_policy(config.slow_motion);
+        let started_pace = (config.tick, config.slow_motion);
         Ok(Supervisor {
             intake: Intake::new(&root, config.max_message_bytes),
             history,
@@ -107,6 +115,7 @@ impl Supervisor {
             moved_away: Vec::new(),
             spinner: Spinner::default(),
             supervising: Supervising::default(),
+            started_pace,
             last_poll: Instant::now(),
             routed: Vec::new(),
             result_due: None,

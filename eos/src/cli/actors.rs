@@ -111,6 +111,7 @@ pub fn known(root: &Root) -> Vec<ActorId> {
 
 /// `id` if such an actor exists; otherwise an error that lists the ones that do.
 pub fn require(root: &Root, id: &str) -> Result<ActorId> {
+    let id = id_of(id)?;
     let parsed = ActorId::parse(id).map_err(|e| anyhow!("{e}"))?;
     if root.actor(&parsed).path().is_dir() {
         return Ok(parsed);
@@ -326,6 +327,24 @@ pub fn kill(root: &Root, out: &Output, id: &str, signal: &str) -> Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+/// The id in what a person typed: an id, or (as the original EOS took them) an actor's folder,
+/// `running/<id>` or a full path to it.
+fn id_of(text: &str) -> Result<&str> {
+    let trimmed = text.trim_end_matches('/');
+    if !trimmed.contains('/') {
+        return Ok(trimmed);
+    }
+    let path = Path::new(trimmed);
+    let in_running = path
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|dir| dir == "running");
+    match path.file_name().and_then(|n| n.to_str()) {
+        Some(name) if in_running => Ok(name),
+        _ => bail!("`{text}` is not an actor's folder (running/<id>) nor an actor id"),
+    }
+}
+
 /// A pidfd for the actor's process, checked to really be that actor: a PID read from a file
 /// may have been reused, so its environment must name this actor and this root.
 fn actor_process(root: &Root, id: &ActorId) -> Result<Pidfd> {
@@ -371,5 +390,142 @@ pub fn restart(root: &Root, out: &Output, id: &str) -> Result<ExitCode> {
         styled(BOLD, &id)
     ))?;
     out.data(&json!({"id": id, "restarted": true, "pid": pid}))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `eos kill ID...`: each in turn; the exit code says whether all of them stopped.
+pub fn kill_all(root: &Root, out: &Output, ids: &[String], signal: &str) -> Result<ExitCode> {
+    let mut code = ExitCode::SUCCESS;
+    for id in ids {
+        match kill(root, out, id, signal) {
+            Ok(ExitCode::SUCCESS) => {}
+            Ok(other) => code = other,
+            Err(e) if ids.len() > 1 => {
+                out.warn(format!("{id}: {e:#}"));
+                code = ExitCode::FAILURE;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(code)
+}
+
+/// `eos cleanup [ID...] [--yes]`: removes actors that are not running, as the original EOS's
+/// cleanup did, after asking. Their pending messages go to `dead/` (they can be sent again);
+/// dead letters stay.
+pub fn cleanup(root: &Root, out: &Output, ids: &[String], yes: bool) -> Result<ExitCode> {
+    system::require(root)?;
+    let running = |id: &ActorId| {
+        fsio::read_json::<ActorStatus>(&root.actor(id).status_file()).is_ok_and(|s| s.is_running())
+    };
+    let chosen: Vec<ActorId> = if ids.is_empty() {
+        known(root).into_iter().filter(|id| !running(id)).collect()
+    } else {
+        let chosen = ids
+            .iter()
+            .map(|id| require(root, id))
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(id) = chosen.iter().find(|id| running(id)) {
+            bail!("`{id}` is running; stop it first (eos kill {id})");
+        }
+        chosen
+    };
+    if chosen.is_empty() {
+        out.say("nothing to clean up: every actor runs")?;
+        out.data(&json!({"removed": []}))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let waiting: usize = chosen
+        .iter()
+        .map(|id| {
+            let dir = root.actor(id);
+            crate::mailbox::pending(&dir.spool_dir()).map_or(0, |p| p.len())
+                + usize::from(dir.current_file().exists())
+        })
+        .sum();
+    let names: Vec<&str> = chosen.iter().map(ActorId::as_str).collect();
+    let what = format!(
+        "remove {} actor(s) that do not run ({}); {waiting} pending message(s) go to dead/",
+        chosen.len(),
+        names.join(", ")
+    );
+    if !yes {
+        use std::io::{BufRead, IsTerminal, Write};
+        if !std::io::stdin().is_terminal() {
+            bail!("cleanup would {what}; run it with --yes to confirm");
+        }
+        eprint!("{}? [y/N] ", what[..1].to_uppercase() + &what[1..]);
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            out.say("nothing removed")?;
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let mut removed = Vec::new();
+    for id in &chosen {
+        let reply = super::debugger::ask_once(
+            root,
+            &crate::control::Request::Remove { actor: id.clone() },
+        )?;
+        match reply.error {
+            Some(refusal) => out.warn(format!("{id}: {refusal}")),
+            None => removed.push(id.clone()),
+        }
+    }
+    out.say(format!(
+        "{} {} actor(s); their pending messages are in {}",
+        styled(GOOD, "removed"),
+        removed.len(),
+        root.dead_dir().display()
+    ))?;
+    out.data(&json!({"removed": removed}))?;
+    Ok(if removed.len() == chosen.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `eos edit ID`: opens the actor's `state.json` in `$VISUAL`, `$EDITOR`, or VS Code when run
+/// in its terminal; then says whether what was saved is valid JSON.
+pub fn edit(root: &Root, out: &Output, id: &str) -> Result<ExitCode> {
+    let id = require(root, id)?;
+    let file = root.actor(&id).state_file();
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let in_vscode = std::env::var("TERM_PROGRAM").is_ok_and(|t| t == "vscode");
+    let editor = set("VISUAL").or_else(|| set("EDITOR")).or_else(|| {
+        (in_vscode && crate::programs::on_path("code").is_some()).then(|| "code".to_owned())
+    });
+    let Some(editor) = editor else {
+        bail!(
+            "no editor to open {}: set $VISUAL or $EDITOR (for example `export EDITOR=nano`), \
+             or run this in VS Code's terminal",
+            file.display()
+        );
+    };
+    // Through the shell, as git does: an editor may come with its own arguments.
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&file)
+        .status()
+        .with_context(|| format!("starting {editor}"))?;
+    if !status.success() {
+        bail!(
+            "{editor} ended with {status}; {} is as it was saved",
+            file.display()
+        );
+    }
+    match fsio::read_json::<serde_json::Value>(&file) {
+        Ok(_) => out.say(format!("{} {}", styled(GOOD, "edited"), file.display()))?,
+        Err(e) => out.warn(format!(
+            "{} is not valid JSON now ({e:#}); `{id}` fails its next message until it is",
+            file.display()
+        )),
+    }
+    out.data(&json!({"id": id, "file": file}))?;
     Ok(ExitCode::SUCCESS)
 }

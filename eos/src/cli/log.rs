@@ -142,6 +142,9 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
             BAD,
             format!("escalate {node:<14} gave up; its failure goes to {to}"),
         ),
+        Event::Removed { actor, dead } => {
+            format!("removed  {actor:<14} (cleaned up; {dead} message(s) to dead/)")
+        }
         Event::GiveUp { node, reason } => styled(
             BAD,
             format!("give up  {node:<14} {reason}; its actors stay down"),

@@ -60,6 +60,39 @@ enum TreeAction {
 }
 
 #[derive(Subcommand)]
+enum TickAction {
+    /// Show them [the default]
+    Show,
+    /// Change them until the supervisor stops
+    Set {
+        /// How often everything is looked at again (e.g. 500ms, 2s)
+        #[arg(value_parser = crate::duration::parse)]
+        rescan: Option<std::time::Duration>,
+        /// At least this long between two deliveries (0 turns slow motion off)
+        #[arg(long, value_parser = crate::duration::parse)]
+        slow_motion: Option<std::time::Duration>,
+    },
+    /// Back to what the supervisor was started with
+    Reset,
+}
+
+impl From<TickAction> for system::Tick {
+    fn from(action: TickAction) -> Self {
+        match action {
+            TickAction::Show => system::Tick::Show,
+            TickAction::Set {
+                rescan,
+                slow_motion,
+            } => system::Tick::Set {
+                rescan,
+                slow_motion,
+            },
+            TickAction::Reset => system::Tick::Reset,
+        }
+    }
+}
+
+#[derive(Subcommand)]
 enum Command {
     /// Start a supervisor in the background (if none runs on the root) and wait until it is ready
     Up {
@@ -150,11 +183,31 @@ enum Command {
     },
     /// Stop one actor (its folder, state and mail stay)
     Kill {
-        /// The actor
-        id: String,
+        /// The actors (ids, or their folders: running/<id>)
+        #[arg(required = true)]
+        ids: Vec<String>,
         /// The signal to send
         #[arg(long, default_value = "TERM")]
         signal: String,
+    },
+    /// Remove actors that are not running (all of them, or these), after asking; their pending
+    /// messages go to dead/, and dead letters stay
+    Cleanup {
+        /// Only these actors [default: every actor that is not running]
+        ids: Vec<String>,
+        /// Do not ask
+        #[arg(short, long)]
+        yes: bool,
+    },
+    /// The rescan interval and slow motion of the running supervisor
+    Tick {
+        #[command(subcommand)]
+        action: Option<TickAction>,
+    },
+    /// Open an actor's state.json in $VISUAL, $EDITOR, or VS Code in its terminal
+    Edit {
+        /// The actor
+        id: String,
     },
     /// The supervision trees and actors: status, restart type, starts and restarts
     Tree {
@@ -171,7 +224,8 @@ enum Command {
         /// Only this actor
         id: Option<String>,
     },
-    /// Resume delivery, for everything or for one actor
+    /// Resume delivery, for everything or for one actor (also: unpause)
+    #[command(alias = "unpause")]
     Resume {
         /// Only this actor
         id: Option<String>,
@@ -312,7 +366,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         ),
         Command::List => actors::list(&root, &out),
         Command::Inspect { id } => actors::inspect(&root, &out, &id),
-        Command::Kill { id, signal } => actors::kill(&root, &out, &id, &signal),
+        Command::Kill { ids, signal } => actors::kill_all(&root, &out, &ids, &signal),
+        Command::Cleanup { ids, yes } => actors::cleanup(&root, &out, &ids, yes),
+        Command::Tick { action } => system::tick(&root, &out, action.map(TickAction::into)),
+        Command::Edit { id } => actors::edit(&root, &out, &id),
         Command::Restart { id } => actors::restart(&root, &out, &id),
         Command::Pause { id } => debugger::pause(&root, &out, id),
         Command::Resume { id } => debugger::resume(&root, &out, id),

@@ -264,3 +264,66 @@ fn wait_exit(pidfd: &Pidfd, limit: Duration) -> Result<()> {
         }
     }
 }
+
+/// What `eos tick` does.
+pub enum Tick {
+    Show,
+    Set {
+        rescan: Option<Duration>,
+        slow_motion: Option<Duration>,
+    },
+    Reset,
+}
+
+/// `eos tick [show|set|reset]`: the running supervisor's rescan interval and slow motion (the
+/// original EOS's tick), shown or changed until it stops.
+pub fn tick(root: &Root, out: &Output, action: Option<Tick>) -> Result<ExitCode> {
+    require(root)?;
+    let ms = |d: Duration| d.as_millis() as u64;
+    let request = match action.unwrap_or(Tick::Show) {
+        Tick::Show => crate::control::Request::Tick {
+            rescan_ms: None,
+            slow_motion_ms: None,
+            reset: false,
+        },
+        Tick::Set {
+            rescan: None,
+            slow_motion: None,
+        } => bail!("say what to set: `eos tick set 500ms`, or `eos tick set --slow-motion 1s`"),
+        Tick::Set {
+            rescan,
+            slow_motion,
+        } => {
+            if rescan.is_some_and(|d| d.is_zero()) {
+                bail!("the rescan interval must be longer than 0");
+            }
+            crate::control::Request::Tick {
+                rescan_ms: rescan.map(ms),
+                slow_motion_ms: slow_motion.map(ms),
+                reset: false,
+            }
+        }
+        Tick::Reset => crate::control::Request::Tick {
+            rescan_ms: None,
+            slow_motion_ms: None,
+            reset: true,
+        },
+    };
+    let reply = super::debugger::ask_once(root, &request)?;
+    let Some(pace) = reply.pace else {
+        bail!(
+            "the supervisor did not say its pace{}",
+            reply.error.map(|e| format!(": {e}")).unwrap_or_default()
+        );
+    };
+    let slow = pace
+        .slow_motion_ms
+        .map_or("off".to_owned(), |n| format!("{n} ms between deliveries"));
+    out.say(format!(
+        "{} every {} ms; slow motion {slow}",
+        styled(BOLD, "rescan"),
+        pace.rescan_ms
+    ))?;
+    out.data(&json!({"rescan_ms": pace.rescan_ms, "slow_motion_ms": pace.slow_motion_ms}))?;
+    Ok(ExitCode::SUCCESS)
+}

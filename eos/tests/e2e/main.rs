@@ -22,3 +22,4 @@ mod shutdown;
 mod spawn;
 mod start;
 mod supervision;
+mod vocabulary;
