@@ -47,6 +47,8 @@ pub struct Message {
     pub redelivered: bool,
     /// The receiver's state after handling it.
     pub state_after: Option<Value>,
+    /// When the receiver was done with it (µs since the epoch): handled or failed.
+    pub handled_us: Option<u64>,
 }
 
 impl Message {
@@ -66,6 +68,7 @@ impl Message {
             end: End::Pending,
             redelivered: false,
             state_after: None,
+            handled_us: None,
         }
     }
 
@@ -234,14 +237,12 @@ pub fn messages(entries: &[Entry]) -> Vec<Message> {
                     m.delivered_us = Some(us);
                 }
             }
-            Event::Result {
-                message,
-                ok: true,
-                state: Some(state),
-                ..
-            } => {
+            Event::Result { message, state, .. } => {
                 if let Some(i) = known(message) {
-                    messages[i].state_after = Some(state.clone());
+                    messages[i].handled_us = Some(us);
+                    if let Some(state) = state {
+                        messages[i].state_after = Some(state.clone());
+                    }
                 }
             }
             Event::PendingDeleted { message, .. } => {
@@ -261,6 +262,9 @@ pub fn messages(entries: &[Entry]) -> Vec<Message> {
                 Some(i) => {
                     messages[i].end = End::Failed(reason.clone());
                     messages[i].ended_at = Some(at);
+                    if messages[i].delivered_us.is_some() {
+                        messages[i].handled_us.get_or_insert(us);
+                    }
                 }
                 None => {
                     let to = actor.as_deref().unwrap_or("(dead letters)");

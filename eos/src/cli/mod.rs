@@ -10,6 +10,7 @@ mod locate;
 mod log;
 mod messages;
 mod output;
+mod perfetto;
 mod poll;
 mod render;
 mod spawn;

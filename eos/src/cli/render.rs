@@ -26,7 +26,7 @@ fn participants(messages: &[Message]) -> Vec<String> {
 }
 
 /// What a mark says, in one line: `✗ exit code 2`, `↻ restarted (attempt 1, after 100 ms)`.
-fn mark_text(mark: &Mark) -> String {
+pub(super) fn mark_text(mark: &Mark) -> String {
     match &mark.kind {
         MarkKind::Exit {
             abnormal: true,

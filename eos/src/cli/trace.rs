@@ -17,6 +17,8 @@ pub enum Format {
     Mermaid,
     /// A standalone SVG Lamport diagram
     Svg,
+    /// Chrome trace-event JSON, for Perfetto UI (ui.perfetto.dev) and chrome://tracing
+    Perfetto,
 }
 
 #[derive(clap::Args)]
@@ -62,6 +64,7 @@ pub fn run(root: &Root, out: &Output, options: Options) -> Result<ExitCode> {
     let drawing = match options.format {
         Format::Mermaid => render::mermaid(&messages, &marks),
         Format::Svg => render::svg(&messages, &marks),
+        Format::Perfetto => super::perfetto::trace(&messages, &marks),
     };
     match options.output {
         Some(path) => {

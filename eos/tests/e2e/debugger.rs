@@ -280,6 +280,50 @@ fn golden(name: &str, actual: &str) {
     );
 }
 
+#[test]
+fn the_perfetto_trace_is_valid_trace_event_json() {
+    let sys = recorded();
+    let trace: Value =
+        serde_json::from_str(&ok(&sys.eos(&["trace", "--format", "perfetto"]))).unwrap();
+    let events = trace["traceEvents"].as_array().unwrap();
+    let mut starts = std::collections::BTreeMap::new();
+    let mut finishes = std::collections::BTreeMap::new();
+    let mut tracks = std::collections::BTreeSet::new();
+    for e in events {
+        assert!(e["pid"].is_u64() && e["tid"].is_u64(), "{e}");
+        match e["ph"].as_str().unwrap() {
+            "M" => {
+                tracks.insert(e["args"]["name"].as_str().unwrap().to_owned());
+            }
+            "X" => assert!(e["ts"].is_u64() && e["dur"].is_u64() && e["name"].is_string()),
+            "s" => assert!(
+                starts
+                    .insert(e["id"].as_u64().unwrap(), e["ts"].clone())
+                    .is_none()
+            ),
+            "f" => {
+                assert_eq!(e["bp"], "e");
+                assert!(
+                    finishes
+                        .insert(e["id"].as_u64().unwrap(), e["ts"].clone())
+                        .is_none()
+                );
+            }
+            "i" => assert!(e["name"].is_string()),
+            other => panic!("unknown phase {other}"),
+        }
+    }
+    assert!(!starts.is_empty());
+    assert_eq!(
+        starts.keys().collect::<Vec<_>>(),
+        finishes.keys().collect::<Vec<_>>(),
+        "every flow starts and finishes"
+    );
+    for name in ["ping", "pong"] {
+        assert!(tracks.contains(name), "{tracks:?}");
+    }
+}
+
 /// A root holding only the fixture journal (a recorded ping-pong, a failure, a dead letter for
 /// an unknown actor and a pending message).
 fn recorded() -> System {
@@ -293,6 +337,10 @@ fn recorded() -> System {
 fn trace_matches_the_golden_files() {
     let sys = recorded();
     golden("trace.mmd", &ok(&sys.eos(&["trace"])));
+    golden(
+        "trace.perfetto.json",
+        &ok(&sys.eos(&["trace", "--format", "perfetto"])),
+    );
     golden("trace.svg", &ok(&sys.eos(&["trace", "--format", "svg"])));
     golden("pong.mmd", &ok(&sys.eos(&["trace", "--actor", "pong"])));
     // The causal chain of the last ball: the serve and every hit led to it.
