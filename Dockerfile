@@ -14,7 +14,8 @@ COPY supervisor supervisor
 COPY script-actor script-actor
 # The demo embeds the playground's scripts.
 COPY playground playground
-RUN cargo build --release --locked -p eos -p supervisor -p script-actor --bins
+RUN cargo build --release --locked -p eos -p supervisor -p script-actor --bins \
+    && ./target/release/eos man --dir /src/man
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
@@ -23,6 +24,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/eos /src/target/release/act \
     /src/target/release/supervisor /src/target/release/script-actor /usr/local/bin/
+COPY --from=build /src/man /usr/local/share/man/man1/
 # A user of its own owns the EOS root; the root must not be writable by others.
 RUN useradd --create-home --shell /bin/bash eos \
     && install -d -m 700 -o eos /var/actors
@@ -35,12 +37,13 @@ CMD ["supervisor"]
 FROM rust:${RUST_VERSION}-bookworm AS dev
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        bash ca-certificates git inotify-tools jq less procps shellcheck sudo tini vim \
+        bash ca-certificates git inotify-tools jq less man-db procps shellcheck sudo tini vim \
     && rm -rf /var/lib/apt/lists/* \
     && rustup component add rustfmt clippy
 COPY --from=build /src/target/release/eos /src/target/release/act \
     /src/target/release/supervisor /src/target/release/script-actor \
     /src/target/release/eos-lsp /usr/local/bin/
+COPY --from=build /src/man /usr/local/share/man/man1/
 ARG USERNAME=vscode
 RUN useradd --create-home --shell /bin/bash "$USERNAME" \
     && echo "$USERNAME ALL=(root) NOPASSWD:ALL" > /etc/sudoers.d/"$USERNAME" \

@@ -22,7 +22,7 @@ mod watch;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::Root;
@@ -274,6 +274,26 @@ enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
+    /// Write the manual pages (eos.1, eos-send.1, …) into a folder, or print eos(1)
+    Man {
+        /// The folder, e.g. /usr/local/share/man/man1 [default: print eos.1]
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// `eos man`: the manual pages, generated from the command-line definition itself.
+fn man(out: &output::Output, dir: Option<&std::path::Path>) -> Result<ExitCode> {
+    let command = Cli::command().name("eos");
+    let Some(dir) = dir else {
+        clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    clap_mangen::generate_to(command, dir)
+        .with_context(|| format!("writing manual pages into {}", dir.display()))?;
+    out.say(format!("wrote the manual pages into {}", dir.display()))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The `eos` and `act` binaries' `main`.
@@ -388,5 +408,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             clap_complete::generate(shell, &mut Cli::command(), "eos", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Man { dir } => man(&out, dir.as_deref()),
     }
 }

@@ -372,3 +372,29 @@ fn the_benchmark_reports_every_figure() {
         "{many}"
     );
 }
+
+#[test]
+fn manual_pages_are_generated_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin("eos"))
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    ok(&out);
+    for page in [
+        "eos.1",
+        "eos-send.1",
+        "eos-tree.1",
+        "eos-cleanup.1",
+        "eos-trace.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page}: {text}");
+    }
+    let main = ok(&Command::new(bin("eos")).arg("man").output().unwrap());
+    assert!(
+        main.contains(".TH eos 1") && main.contains("spawn"),
+        "{main}"
+    );
+}
