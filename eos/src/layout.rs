@@ -38,6 +38,8 @@ const DEAD: &str = "dead";
 const CONTROL: &str = "control";
 const JOURNAL: &str = "journal.jsonl";
 const OLD_JOURNAL: &str = "journal.1.jsonl";
+const METRICS: &str = "metrics.jsonl";
+const OLD_METRICS: &str = "metrics.1.jsonl";
 const SUPERVISOR_LOG: &str = "supervisor.log";
 /// The name of an actor's spool folder, inside its folder.
 pub const SPOOL: &str = "spool";
@@ -217,10 +219,22 @@ impl Root {
             PAUSED,
             JOURNAL,
             OLD_JOURNAL,
+            METRICS,
+            OLD_METRICS,
             SUPERVISOR_LOG,
             TREES,
             SUPERVISION,
         ]
+    }
+
+    /// Metrics as JSON lines: the supervisor's samples per actor, and what scripts `plot`.
+    pub fn metrics_file(&self) -> PathBuf {
+        self.path.join(METRICS)
+    }
+
+    /// The metrics before the last rotation.
+    pub fn rotated_metrics_file(&self) -> PathBuf {
+        self.path.join(OLD_METRICS)
     }
 
     /// Supervision trees, one file a tree (`eos tree apply` puts them here).

@@ -24,6 +24,7 @@ pub mod id;
 pub mod journal;
 pub mod layout;
 pub mod mailbox;
+pub mod metrics;
 pub mod numbers;
 pub mod pidfd;
 pub mod programs;

@@ -153,6 +153,27 @@ impl Context<'_> {
         crate::store::Store::of(&self.args.actor_dir())
     }
 
+    /// Records `value` in this actor's series `name` (a line in the root's `metrics.jsonl`,
+    /// shown by `eos metrics`), at once.
+    pub fn plot(&self, name: &str, value: f64) -> Result<()> {
+        let root = self.args.actor_dir();
+        let root = root
+            .path()
+            .parent()
+            .and_then(Path::parent)
+            .map(Root::new)
+            .ok_or_else(|| anyhow!("this actor's folder is not in a root"))?;
+        let sample = crate::metrics::Sample {
+            us: crate::clock::now_us(),
+            actor: self.args.id.to_string(),
+            series: crate::metrics::Series::Plot {
+                name: name.to_owned(),
+                value,
+            },
+        };
+        crate::metrics::append(&root, &[sample]).context("writing metrics.jsonl")
+    }
+
     /// Monitors `id`: whenever it exits (or if it does not run), this actor receives a message
     /// from the system, `{"eos": "down", "actor": id, "reason": ..., "via": "monitor"}`.
     pub fn monitor(&mut self, id: &str) -> Result<()> {

@@ -1,5 +1,6 @@
 //! What a script can call besides Rune's standard library: `send(to, value)`, `id()`,
-//! `log(line)`, `sleep(ms)`, `exit(code)`, and for supervision `spawn(script_or_program, options)`,
+//! `log(line)`, `sleep(ms)`, `exit(code)`, `plot(name, value)`, storage (`store`, `load`,
+//! `delete`, `exists`), and for supervision `spawn(script_or_program, options)`,
 //! `monitor(id)` and `link(id)`.
 
 use std::cell::RefCell;
@@ -47,6 +48,19 @@ pub fn module(
     actor: Option<ActorDir>,
 ) -> Result<Module, ContextError> {
     let mut module = Module::new();
+    let root = actor
+        .as_ref()
+        .and_then(|a| a.path().parent()?.parent().map(eos::Root::new));
+    let who = id.clone();
+    module
+        .function("plot", move |name: &str, value: Value| {
+            plot(root.as_ref(), &who, name, &value)
+        })
+        .build()?
+        .docs([
+            "Records `value` (a number) in the series `name` of this actor: a line in the root's",
+            "`metrics.jsonl`, shown by `eos metrics` (and `--prometheus`).",
+        ])?;
     module.function("send", send).build()?.docs([
         "Sends `value` to the actor `to` once the handler returns successfully.",
         "",
@@ -136,6 +150,32 @@ pub fn module(
         .build()?
         .docs(["Whether a value is kept under `key`."])?;
     Ok(module)
+}
+
+/// `plot(name, value)`: a sample in `metrics.jsonl`.
+fn plot(root: Option<&eos::Root>, actor: &str, name: &str, value: &Value) -> VmResult<()> {
+    let number = match convert::to_json(value) {
+        Ok(serde_json::Value::Number(n)) => n.as_f64(),
+        _ => None,
+    };
+    let Some(number) = number else {
+        return VmResult::panic(format!("plot `{name}`: the value must be a number"));
+    };
+    let Some(root) = root else {
+        return VmResult::Ok(());
+    };
+    let sample = eos::metrics::Sample {
+        us: eos::clock::now_us(),
+        actor: actor.to_owned(),
+        series: eos::metrics::Series::Plot {
+            name: name.to_owned(),
+            value: number,
+        },
+    };
+    match eos::metrics::append(root, &[sample]) {
+        Ok(()) => VmResult::Ok(()),
+        Err(e) => VmResult::panic(format!("plot `{name}`: {e}")),
+    }
 }
 
 /// Runs a storage operation, or says why it cannot run.

@@ -11,6 +11,8 @@ use eos::journal::{self, Entry, Event, Writer};
 use eos::{Root, clock};
 use log::{error, warn};
 
+use crate::metrics::Metrics;
+
 /// Unwritten entries kept (without `--record`) before the oldest are given up.
 const MAX_BACKLOG: usize = 100_000;
 
@@ -29,6 +31,8 @@ pub struct History {
     lost: u64,
     /// Why the last write failed, while it fails.
     failing: Option<String>,
+    /// Counts per actor from the same events, for `metrics.jsonl`.
+    metrics: Metrics,
 }
 
 impl History {
@@ -47,6 +51,7 @@ impl History {
             },
             lost: 0,
             failing: None,
+            metrics: Metrics::new(std::time::Instant::now()),
         };
         history.reopen();
         history
@@ -63,6 +68,7 @@ impl History {
 
     /// Appends an entry (written at the next [`flush`](Self::flush)); returns its number.
     pub fn emit(&mut self, event: Event) -> u64 {
+        self.metrics.observe(&event, std::time::Instant::now());
         let seq = self.next_seq;
         self.next_seq += 1;
         self.pending.push(Entry {
@@ -75,6 +81,16 @@ impl History {
             self.pending.clear();
         }
         seq
+    }
+
+    /// Appends a sample of every busy actor to `metrics.jsonl`, given the queue depths.
+    pub fn sample_metrics(&mut self, queues: impl IntoIterator<Item = (String, u64)>) {
+        let samples = self
+            .metrics
+            .sample(std::time::Instant::now(), clock::now_us(), queues);
+        if let Err(e) = eos::metrics::append(&self.root, &samples) {
+            warn!("cannot write the metrics: {e}");
+        }
     }
 
     /// Writes what was emitted. Returns whether everything is on disk.

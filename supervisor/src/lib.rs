@@ -13,6 +13,7 @@ pub mod events;
 pub mod history;
 pub mod intake;
 pub mod lifecycle;
+pub mod metrics;
 pub mod policy;
 pub mod process;
 pub mod queue;

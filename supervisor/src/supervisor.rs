@@ -908,6 +908,12 @@ impl Supervisor {
         for id in self.registry.ids() {
             self.reconcile(&id);
         }
+        let queues: Vec<(String, u64)> = self
+            .registry
+            .iter()
+            .map(|a| (a.id.to_string(), a.queue.len() as u64))
+            .collect();
+        self.history.sample_metrics(queues);
     }
 
     fn reconcile(&mut self, id: &ActorId) {

@@ -9,6 +9,7 @@ mod doctor;
 mod locate;
 mod log;
 mod messages;
+mod metrics;
 mod output;
 mod perfetto;
 mod poll;
@@ -274,6 +275,13 @@ enum Command {
         /// The shell
         shell: clap_complete::Shell,
     },
+    /// Each actor's figures (handled, failed, rate, queue, handling time, restarts) and what
+    /// scripts plot, from metrics.jsonl
+    Metrics {
+        /// In the Prometheus text format
+        #[arg(long)]
+        prometheus: bool,
+    },
     /// Write the manual pages (eos.1, eos-send.1, …) into a folder, or print eos(1)
     Man {
         /// The folder, e.g. /usr/local/share/man/man1 [default: print eos.1]
@@ -409,5 +417,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Man { dir } => man(&out, dir.as_deref()),
+        Command::Metrics { prometheus } => metrics::run(&root, &out, prometheus),
     }
 }

@@ -27,6 +27,8 @@ struct Row {
     actor: ActorView,
     handling: Option<Value>,
     messages_per_s: f64,
+    /// The rates of the supervisor's last samples (`metrics.jsonl`), oldest first.
+    rate_history: Vec<f64>,
 }
 
 #[derive(Serialize)]
@@ -59,8 +61,23 @@ pub fn run(root: &Root, out: &Output, interval: Duration) -> Result<ExitCode> {
     }
 }
 
+/// Samples of each actor's rate drawn as a sparkline.
+const SPARK: usize = 12;
+
 fn snapshot(root: &Root) -> Snapshot {
     let rates = rates(root);
+    let samples = crate::metrics::read_tail(root, TAIL_BYTES);
+    let history = |id: &str| -> Vec<f64> {
+        let all: Vec<f64> = samples
+            .iter()
+            .filter(|s| s.actor == id)
+            .filter_map(|s| match s.series {
+                crate::metrics::Series::Actor { rate, .. } => Some(rate),
+                crate::metrics::Series::Plot { .. } => None,
+            })
+            .collect();
+        all[all.len().saturating_sub(SPARK)..].to_vec()
+    };
     let paused = root.paused_file().exists();
     let actors = actors::known(root)
         .into_iter()
@@ -70,6 +87,7 @@ fn snapshot(root: &Root) -> Snapshot {
                 .ok()
                 .map(|m| m.get("payload").cloned().unwrap_or(m));
             Row {
+                rate_history: history(id.as_str()),
                 handling,
                 messages_per_s: rates.iter().filter(|a| **a == id.as_str()).count() as f64
                     / (WINDOW_US as f64 / 1e6),
@@ -137,8 +155,8 @@ fn render(snapshot: &Snapshot) -> String {
     lines.push(styled(
         BOLD,
         format!(
-            "{:<16} {:<10} {:>7} {:>6} {:>7}  HANDLING",
-            "ID", "STATUS", "PID", "QUEUE", "MSG/S"
+            "{:<16} {:<10} {:>7} {:>6} {:>7} {:<12}  HANDLING",
+            "ID", "STATUS", "PID", "QUEUE", "MSG/S", "RATE"
         ),
     ));
     for row in &snapshot.actors {
@@ -148,12 +166,13 @@ fn render(snapshot: &Snapshot) -> String {
             row.actor.status.clone()
         };
         lines.push(format!(
-            "{:<16} {:<10} {:>7} {:>6} {:>7.1}  {}",
+            "{:<16} {:<10} {:>7} {:>6} {:>7.1} {:<12}  {}",
             row.actor.id.as_str(),
             status,
             row.actor.pid.map_or("-".into(), |p| p.to_string()),
             row.actor.queue,
             row.messages_per_s,
+            crate::metrics::sparkline(&row.rate_history),
             row.handling
                 .as_ref()
                 .map(|h| crate::history::label(h, 40))

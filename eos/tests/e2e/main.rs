@@ -15,6 +15,7 @@ mod editor;
 mod hardening;
 mod history;
 mod lifecycle;
+mod metrics;
 mod routing;
 mod rust_actor;
 mod script_actor;
