@@ -163,7 +163,7 @@ pub struct NodeSpec {
     #[serde(default = "default_intensity")]
     pub intensity: u32,
     /// …within this many seconds; more, and the node gives up and its parent decides.
-    #[serde(default = "default_period")]
+    #[serde(default = "default_period", alias = "period_s")]
     pub period: f64,
     #[serde(default)]
     pub backoff: Backoff,
@@ -191,8 +191,8 @@ pub enum ChildSpec {
 #[serde(deny_unknown_fields)]
 pub struct ActorSpec {
     pub id: ActorId,
-    /// An executable (as in a spawn request's `path`)…
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// An executable (as in a spawn request's `path`, which is taken too)…
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "path")]
     pub program: Option<String>,
     /// …or a Rune script, run by `script-actor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -201,8 +201,9 @@ pub struct ActorSpec {
     pub args: Vec<String>,
     #[serde(default = "default_child_restart")]
     pub restart: RestartType,
-    /// Milliseconds between SIGTERM and SIGKILL when the node stops it.
-    #[serde(default = "default_shutdown")]
+    /// Milliseconds between SIGTERM and SIGKILL when the node stops it (`shutdown` and
+    /// `grace_ms` are taken too).
+    #[serde(default = "default_shutdown", alias = "shutdown", alias = "grace_ms")]
     pub shutdown_ms: u64,
     /// Its first state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
