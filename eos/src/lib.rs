@@ -14,6 +14,7 @@
 #[doc(hidden)]
 pub mod cli;
 pub mod clock;
+pub mod condition;
 pub mod control;
 pub mod dead;
 pub mod duration;

@@ -18,6 +18,7 @@ mod spawn;
 mod system;
 mod trace;
 mod tree;
+mod wait;
 mod watch;
 
 use std::path::PathBuf;
@@ -58,6 +59,29 @@ enum TreeAction {
         /// How long to wait for its actors to run
         #[arg(long, default_value = "30s", value_parser = crate::duration::parse)]
         timeout: std::time::Duration,
+    },
+}
+
+#[derive(Subcommand)]
+enum WaitFor {
+    /// Until ID's state matches CONDITION: `count >= 10`, `done`, `phase == commit && votes.len
+    /// == 3` (paths with dots, == != < <= > >=, JSON values, && between clauses)
+    State {
+        /// The actor
+        id: String,
+        /// The condition
+        condition: String,
+    },
+    /// Until nothing waits: send/ is empty, no message is pending or being handled
+    Idle,
+    /// Until a message (to ID, from ID, or any) is handled or fails, from now on
+    Handled {
+        /// Sent to this actor
+        #[arg(long)]
+        to: Option<String>,
+        /// Sent by this actor
+        #[arg(long)]
+        from: Option<String>,
     },
 }
 
@@ -282,6 +306,15 @@ enum Command {
         #[arg(long)]
         prometheus: bool,
     },
+    /// Wait until an actor's state matches, the system is idle, or a message is handled
+    /// (exit code 0; 1 when the time runs out, 2 for a condition that does not parse)
+    Wait {
+        #[command(subcommand)]
+        until: WaitFor,
+        /// How long to wait
+        #[arg(long, global = true, default_value = "30s", value_parser = crate::duration::parse)]
+        timeout: std::time::Duration,
+    },
     /// Write the manual pages (eos.1, eos-send.1, …) into a folder, or print eos(1)
     Man {
         /// The folder, e.g. /usr/local/share/man/man1 [default: print eos.1]
@@ -418,5 +451,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Man { dir } => man(&out, dir.as_deref()),
         Command::Metrics { prometheus } => metrics::run(&root, &out, prometheus),
+        Command::Wait { until, timeout } => {
+            let until = match until {
+                WaitFor::State { id, condition } => wait::Until::State { id, condition },
+                WaitFor::Idle => wait::Until::Idle,
+                WaitFor::Handled { to, from } => wait::Until::Handled { to, from },
+            };
+            wait::run(&root, &out, until, timeout)
+        }
     }
 }

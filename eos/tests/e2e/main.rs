@@ -24,3 +24,4 @@ mod spawn;
 mod start;
 mod supervision;
 mod vocabulary;
+mod wait;
