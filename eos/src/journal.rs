@@ -76,6 +76,17 @@ pub enum Event {
     Escalate { node: String, to: String },
     /// A supervision node gave up at the top: its actors stay down.
     GiveUp { node: String, reason: String },
+    /// A fault rule fired: `kind` (drop, delay, duplicate, reorder, partition, crash) on the
+    /// message `message` to `actor`; `detail` says how (the delay, the copies).
+    Fault {
+        rule: String,
+        kind: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        actor: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
     /// An actor that was not running was removed (`eos cleanup`); `dead` of its messages went
     /// to `dead/`.
     Removed { actor: String, dead: u64 },
@@ -211,7 +222,8 @@ impl Event {
             | Event::PendingDeleted { actor, .. }
             | Event::PendingMoved { actor, .. }
             | Event::StateEdited { actor, .. }
-            | Event::Removed { actor, .. } => Some(actor),
+            | Event::Removed { actor, .. }
+            | Event::Fault { actor, .. } => Some(actor),
             Event::Send { to, .. } | Event::Route { to, .. } => Some(to),
             Event::Dead { actor, .. } | Event::Pause { actor } | Event::Resume { actor } => {
                 actor.as_deref()

@@ -49,6 +49,7 @@ const ACTOR_LOG: &str = "actor.log";
 const LAST_ERROR: &str = "last_error.txt";
 const PROBLEM: &str = "problem.txt";
 const TREES: &str = "trees";
+const FAULTS: &str = "faults";
 const SUPERVISION: &str = "supervision.json";
 const RESTART: &str = "restart";
 const MONITORS: &str = "monitors";
@@ -224,7 +225,13 @@ impl Root {
             SUPERVISOR_LOG,
             TREES,
             SUPERVISION,
+            FAULTS,
         ]
+    }
+
+    /// Fault rules, one JSON file a rule (see [`crate::faults`]).
+    pub fn faults_dir(&self) -> PathBuf {
+        self.path.join(FAULTS)
     }
 
     /// Metrics as JSON lines: the supervisor's samples per actor, and what scripts `plot`.
@@ -248,10 +255,11 @@ impl Root {
     }
 
     /// Every directory the supervisor creates at start.
-    pub fn dirs(&self) -> [PathBuf; 9] {
+    pub fn dirs(&self) -> [PathBuf; 10] {
         [
             self.path.clone(),
             self.trees_dir(),
+            self.faults_dir(),
             self.spawn_dir(),
             self.send_dir(),
             self.running_dir(),

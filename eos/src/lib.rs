@@ -19,6 +19,7 @@ pub mod control;
 pub mod dead;
 pub mod duration;
 pub mod envelope;
+pub mod faults;
 pub mod fsio;
 pub mod history;
 pub mod id;

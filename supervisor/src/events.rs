@@ -34,6 +34,8 @@ pub enum Watched {
     Links(ActorId),
     /// Supervision trees.
     Trees,
+    /// Fault rules.
+    Faults,
     Dead,
     DeadSpawn,
     Control,
@@ -127,9 +129,11 @@ impl Events {
         // letters is nothing to react to; watching it would only echo the supervisor's own
         // renames back to it.
         let flags = match dir {
-            Watched::Root | Watched::Actor(_) | Watched::Spool(_) | Watched::Trees => {
-                arriving | AddWatchFlags::IN_DELETE | AddWatchFlags::IN_MOVED_FROM
-            }
+            Watched::Root
+            | Watched::Actor(_)
+            | Watched::Spool(_)
+            | Watched::Trees
+            | Watched::Faults => arriving | AddWatchFlags::IN_DELETE | AddWatchFlags::IN_MOVED_FROM,
             Watched::Spawn
             | Watched::Send
             | Watched::Dead

@@ -10,6 +10,7 @@
 pub mod control;
 pub mod delivery;
 pub mod events;
+pub mod faults;
 pub mod history;
 pub mod intake;
 pub mod lifecycle;

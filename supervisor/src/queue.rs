@@ -92,6 +92,8 @@ pub struct Queue {
     moved: Vec<Settled>,
     /// Messages routed in this turn still in `send/`: where they are, and their spool names.
     unmoved: HashMap<std::path::PathBuf, String>,
+    /// Messages a fault rule holds back, until when (few: looked through in full).
+    held: BTreeMap<String, std::time::Instant>,
 }
 
 impl Queue {
@@ -106,6 +108,30 @@ impl Queue {
     /// The next message in delivery order.
     pub fn head(&self) -> Option<(&str, &Pending)> {
         self.pending.iter().next().map(|(f, p)| (f.as_str(), p))
+    }
+
+    /// The next message in delivery order that may be delivered at `now`: one a fault rule
+    /// holds back is passed over until its time (`None`: any time, as a person's step).
+    pub fn head_due(&self, now: Option<std::time::Instant>) -> Option<(&str, &Pending)> {
+        let Some(now) = now.filter(|_| !self.held.is_empty()) else {
+            return self.head();
+        };
+        self.pending
+            .iter()
+            .find(|(f, _)| self.held.get(*f).is_none_or(|t| *t <= now))
+            .map(|(f, p)| (f.as_str(), p))
+    }
+
+    /// Holds `file` back until `until`.
+    pub fn hold(&mut self, file: &str, until: std::time::Instant) {
+        self.held.insert(file.to_owned(), until);
+    }
+
+    /// When the next held message may be delivered.
+    pub fn next_release(&mut self, now: std::time::Instant) -> Option<std::time::Instant> {
+        let pending = &self.pending;
+        self.held.retain(|f, t| pending.contains_key(f) && *t > now);
+        self.held.values().min().copied()
     }
 
     pub fn get(&self, file: &str) -> Option<&Pending> {

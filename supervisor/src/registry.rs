@@ -132,7 +132,7 @@ impl Registry {
             .filter(|a| a.can_take())
             .filter(|a| now.is_none_or(|now| a.held_until.is_none_or(|t| t <= now)))
             .filter_map(|a| {
-                let (file, _) = a.queue.head()?;
+                let (file, _) = a.queue.head_due(now)?;
                 Some(Candidate { actor: &a.id, file })
             })
             .collect()

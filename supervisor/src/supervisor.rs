@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::delivery::{self, Placed};
 use crate::events::{Change, Event, Events, Watched};
+use crate::faults::{Effect, Faults};
 use crate::history::History;
 use crate::intake::{Intake, Origin, Pile, Read, sorted_names};
 use crate::lifecycle::{ExitReason, Lifecycle};
@@ -44,6 +45,9 @@ pub struct Config {
     /// Every payload kept in full; nothing delivered that cannot be recorded.
     pub record: bool,
 }
+
+/// The field a copy made by a `duplicate` fault rule carries: the id of the original.
+const DUPLICATE_OF: &str = "duplicate_of";
 
 /// The policy beneath the pauses: FIFO, in slow motion when asked.
 pub(crate) fn base_policy(slow_motion: Option<Duration>) -> Box<dyn Policy> {
@@ -83,6 +87,8 @@ pub struct Supervisor {
     pub(crate) started_pace: (Duration, Option<Duration>),
     /// Actors with messages routed in this turn, maybe still in `send/`.
     routed: Vec<ActorId>,
+    /// The fault rules in force.
+    faults: Faults,
     /// When the loop last polled (and so read signals).
     last_poll: Instant,
     /// An actor that wrote its state while handling a message, and when.
@@ -99,6 +105,7 @@ impl Supervisor {
         events.watch(&root.rejected_spawn_dir(), Watched::DeadSpawn)?;
         events.watch(&root.control_dir(), Watched::Control)?;
         events.watch(&root.trees_dir(), Watched::Trees)?;
+        events.watch(&root.faults_dir(), Watched::Faults)?;
         let history = History::open(&root, config.journal_max_bytes, config.record);
         let base = base_policy(config.slow_motion);
         let started_pace = (config.tick, config.slow_motion);
@@ -118,12 +125,14 @@ impl Supervisor {
             started_pace,
             last_poll: Instant::now(),
             routed: Vec::new(),
+            faults: Faults::default(),
             result_due: None,
         })
     }
 
     /// Brings back what is on disk, then runs until SIGTERM, SIGINT or SIGQUIT and shuts down.
     pub fn run(mut self) -> Result<()> {
+        self.load_faults();
         let exited = self.restore()?;
         self.load_trees();
         self.restart_due_after_restore(exited);
@@ -255,6 +264,11 @@ impl Supervisor {
                 (Watched::Monitors(id), Change::Arrived) => self.watch_added(&id, &name, false),
                 (Watched::Links(id), Change::Arrived) => self.watch_added(&id, &name, true),
                 (Watched::Trees, change) => self.tree_file(&name, change == Change::Arrived, false),
+                (Watched::Faults, _)
+                    if !layout::is_ignored(&name) && layout::explained_by(&name).is_none() =>
+                {
+                    self.load_faults()
+                }
                 _ => {}
             },
         }
@@ -286,6 +300,10 @@ impl Supervisor {
                 } else {
                     actor.held_until = None;
                 }
+            }
+            // Held back by a fault rule.
+            if let Some(t) = actor.queue.next_release(now) {
+                soon(t);
             }
         }
         if self.history.blocks_delivery() {
@@ -322,9 +340,34 @@ impl Supervisor {
         let Some(actor) = self.registry.get_mut(id) else {
             return false;
         };
-        match delivery::place(actor, file, &mut self.intake, &mut self.history, now, false) {
-            Placed::Delivered { .. } => {
+        let watched = !self.faults.is_empty();
+        let sender = watched
+            .then(|| {
+                actor
+                    .queue
+                    .get(file)
+                    .and_then(|p| p.envelope.as_ref()?.sender.clone())
+            })
+            .flatten();
+        match delivery::place(
+            actor,
+            file,
+            &mut self.intake,
+            &mut self.history,
+            now,
+            watched,
+        ) {
+            Placed::Delivered { message, payload } => {
                 actor.slot.signal(&Usr1(&actor.lifecycle));
+                if watched {
+                    let from = sender.as_ref().map(ActorId::as_str);
+                    if let Some(rule) =
+                        self.faults
+                            .on_deliver(message.as_str(), from, id.as_str(), &payload)
+                    {
+                        self.crash_fault(&rule, id, &message);
+                    }
+                }
                 true
             }
             Placed::Occupied => {
@@ -627,14 +670,38 @@ impl Supervisor {
             cause: envelope.cause.as_ref().map(ToString::to_string),
             payload: envelope.payload.clone(),
         };
+        let effects = if self.faults.is_empty() {
+            Vec::new()
+        } else {
+            let copy = envelope.extra.contains_key(DUPLICATE_OF);
+            let from = envelope.sender.as_ref().map(ActorId::as_str);
+            self.faults
+                .on_route(message.as_str(), from, to.as_str(), &envelope.payload, copy)
+        };
+        if let [Effect::Drop { rule, kind }] = &effects[..] {
+            self.history.emit(sent);
+            self.fault_fired(rule, kind.as_str(), &message, &to, None);
+            let reason = format!(
+                "dropped by the fault rule `{rule}` ({}); move it back into send/ to resend it",
+                kind.as_str()
+            );
+            return self.dead(&path, name, &reason);
+        }
+        let copy_of_this = (!effects.is_empty()).then(|| envelope.clone());
+        let Some(actor) = self.registry.get_mut(&to) else {
+            return;
+        };
         match self.router.accept(actor, &path, &id, envelope, rewrite) {
             Ok(file) => {
                 self.history.emit(sent);
                 self.history.emit(Journal::Route {
                     message: message.to_string(),
                     to: to.to_string(),
-                    file,
+                    file: file.clone(),
                 });
+                if let Some(envelope) = copy_of_this {
+                    self.apply_faults(effects, &to, &file, &message, envelope);
+                }
                 if !self.routed.contains(&to) {
                     self.routed.push(to);
                 }
@@ -666,6 +733,112 @@ impl Supervisor {
                     Some(e) => warn!("{id}: cannot move {file} into the spool: {e}"),
                 }
             }
+        }
+    }
+
+    /// Reads every rule in `faults/` again: the next message obeys the new set. A file that is
+    /// not a rule gets a `.reason` beside it and is left out.
+    pub(crate) fn load_faults(&mut self) {
+        let dir = self.root.faults_dir();
+        let mut rules = std::collections::BTreeMap::new();
+        for file in sorted_names(&dir) {
+            let Some(name) = file.strip_suffix(".json") else {
+                continue;
+            };
+            let path = dir.join(&file);
+            let reason_file = layout::reason_file(&path);
+            let rule = match self.intake.read(&path, "fault rule") {
+                Read::Gone => continue,
+                Read::Refused(reason) => Err(reason),
+                Read::Bytes(bytes) => serde_json::from_slice::<eos::faults::Rule>(&bytes)
+                    .map_err(|e| format!("not a fault rule: {e}"))
+                    .and_then(|r| r.check().map(|()| r)),
+            };
+            match rule {
+                Ok(rule) => {
+                    let _ = std::fs::remove_file(&reason_file);
+                    rules.insert(name.to_owned(), rule);
+                }
+                Err(reason) => {
+                    let said = format!("{reason}\n");
+                    if std::fs::read_to_string(&reason_file).ok().as_deref() != Some(&said) {
+                        warn!("faults/{file}: {reason}");
+                        let _ = fsio::write_atomic(&reason_file, said.as_bytes());
+                    }
+                }
+            }
+        }
+        if !rules.is_empty() {
+            info!("{} fault rule(s) in force", rules.len());
+        }
+        self.faults.set(rules);
+    }
+
+    fn fault_fired(
+        &mut self,
+        rule: &str,
+        kind: &str,
+        message: &MessageId,
+        to: &ActorId,
+        detail: Option<String>,
+    ) {
+        self.history.emit(Journal::Fault {
+            rule: rule.to_owned(),
+            kind: kind.to_owned(),
+            message: Some(message.to_string()),
+            actor: to.to_string(),
+            detail,
+        });
+    }
+
+    /// Carries out what fault rules do to a message just routed as `file`.
+    fn apply_faults(
+        &mut self,
+        effects: Vec<Effect>,
+        to: &ActorId,
+        file: &str,
+        message: &MessageId,
+        envelope: Envelope,
+    ) {
+        for effect in effects {
+            match effect {
+                Effect::Delay { rule, kind, ms } => {
+                    if let Some(actor) = self.registry.get_mut(to) {
+                        actor
+                            .queue
+                            .hold(file, Instant::now() + Duration::from_millis(ms));
+                    }
+                    self.fault_fired(&rule, kind.as_str(), message, to, Some(format!("{ms} ms")));
+                }
+                Effect::Duplicate { rule, copies } => {
+                    let mut made = Vec::new();
+                    for _ in 0..copies {
+                        let mut copy = envelope.clone();
+                        let id = MessageId::generate();
+                        copy.id = Some(id.clone());
+                        copy.extra
+                            .insert(DUPLICATE_OF.into(), Value::String(message.to_string()));
+                        match copy.post(&self.root, to) {
+                            Ok(_) => made.push(id.to_string()),
+                            Err(e) => warn!("fault rule {rule}: cannot write a copy: {e:#}"),
+                        }
+                    }
+                    let detail = format!("copies {}", made.join(", "));
+                    self.fault_fired(&rule, "duplicate", message, to, Some(detail));
+                }
+                Effect::Crash { rule } => self.crash_fault(&rule, to, message),
+                Effect::Drop { .. } => {}
+            }
+        }
+    }
+
+    /// A crash fault: the actor is killed (SIGKILL), as a crash would.
+    fn crash_fault(&mut self, rule: &str, id: &ActorId, message: &MessageId) {
+        self.fault_fired(rule, "crash", message, id, Some("SIGKILL".into()));
+        if let Some(p) = self.registry.get(id).and_then(|a| a.lifecycle.process())
+            && let Err(e) = p.signal(Signal::SIGKILL)
+        {
+            warn!("fault rule {rule}: cannot kill {id}: {e}");
         }
     }
 

@@ -142,6 +142,26 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
             BAD,
             format!("escalate {node:<14} gave up; its failure goes to {to}"),
         ),
+        Event::Fault {
+            rule,
+            kind,
+            message,
+            actor,
+            detail,
+        } => styled(
+            WARN,
+            format!(
+                "fault    {actor:<14} {kind} by rule `{rule}`{}{}",
+                message
+                    .as_deref()
+                    .map(|m| format!("  {}", id(m)))
+                    .unwrap_or_default(),
+                detail
+                    .as_deref()
+                    .map(|d| format!("  ({d})"))
+                    .unwrap_or_default()
+            ),
+        ),
         Event::Removed { actor, dead } => {
             format!("removed  {actor:<14} (cleaned up; {dead} message(s) to dead/)")
         }

@@ -6,6 +6,7 @@ mod bench;
 mod debugger;
 mod demo;
 mod doctor;
+mod faults;
 mod locate;
 mod log;
 mod messages;
@@ -82,6 +83,21 @@ enum WaitFor {
         /// Sent by this actor
         #[arg(long)]
         from: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FaultAction {
+    /// Add a rule (a file in faults/)
+    Add(faults::Add),
+    /// The rules in force
+    List,
+    /// Remove rules by name
+    Rm {
+        names: Vec<String>,
+        /// Every rule
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -306,6 +322,25 @@ enum Command {
         #[arg(long)]
         prometheus: bool,
     },
+    /// Fault rules: drop, delay, duplicate, reorder or crash matching messages (faults/)
+    Fault {
+        #[command(subcommand)]
+        action: FaultAction,
+    },
+    /// Split actors into groups that cannot reach each other: `eos partition a,b / c`
+    Partition {
+        /// The groups, with / between them
+        #[arg(required = true, num_args = 1..)]
+        groups: Vec<String>,
+        /// Only a group cannot reach the groups after it
+        #[arg(long)]
+        one_way: bool,
+        /// The rule's name
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Remove every partition
+    Heal,
     /// Wait until an actor's state matches, the system is idle, or a message is handled
     /// (exit code 0; 1 when the time runs out, 2 for a condition that does not parse)
     Wait {
@@ -451,6 +486,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Man { dir } => man(&out, dir.as_deref()),
         Command::Metrics { prometheus } => metrics::run(&root, &out, prometheus),
+        Command::Fault { action } => match action {
+            FaultAction::Add(add) => faults::add(&root, &out, add),
+            FaultAction::List => faults::list(&root, &out),
+            FaultAction::Rm { names, all } => faults::rm(&root, &out, &names, all),
+        },
+        Command::Partition {
+            groups,
+            one_way,
+            name,
+        } => faults::partition(&root, &out, &groups, one_way, name),
+        Command::Heal => faults::heal(&root, &out),
         Command::Wait { until, timeout } => {
             let until = match until {
                 WaitFor::State { id, condition } => wait::Until::State { id, condition },

@@ -12,6 +12,7 @@ mod debugger;
 mod delivery;
 mod devcontainer;
 mod editor;
+mod faults;
 mod hardening;
 mod history;
 mod lifecycle;

@@ -280,6 +280,19 @@ impl System {
         });
         fs::read_to_string(reason).unwrap()
     }
+
+    /// The reason of the first dead letter whose name starts with `prefix`, once there is one.
+    pub fn wait_dead_matching(&self, dir: &str, prefix: &str) -> String {
+        let mut found = None;
+        wait_until(&format!("a dead letter {prefix}… in {dir}"), || {
+            found = self
+                .ls(dir)
+                .into_iter()
+                .find(|n| n.starts_with(prefix) && n.ends_with(".reason"));
+            found.is_some()
+        });
+        fs::read_to_string(self.path(&format!("{dir}/{}", found.unwrap_or_default()))).unwrap()
+    }
 }
 
 impl Drop for System {

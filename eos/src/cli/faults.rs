@@ -1,0 +1,254 @@
+//! `eos fault add|list|rm`, `eos partition A,B / C` and `eos heal`: fault rules as files in
+//! `faults/`, which the supervisor reads live (the next message obeys the new set).
+
+use std::process::ExitCode;
+
+use anyhow::{Result, anyhow, bail};
+use serde_json::{Value, json};
+
+use super::messages;
+use super::output::{BOLD, DIM, GOOD, Output, styled};
+use crate::faults::{Kind, Millis, Rule};
+use crate::{ActorId, Root, fsio, layout};
+
+/// What `eos fault add` takes.
+#[derive(clap::Args)]
+pub struct Add {
+    /// drop, delay, duplicate, reorder, partition or crash
+    #[arg(value_enum)]
+    kind: Kind,
+    /// The rule's name (its file's) [default: made from the kind and a number]
+    #[arg(long)]
+    name: Option<String>,
+    /// Only messages from this actor ("" for messages from outside)
+    #[arg(long)]
+    from: Option<String>,
+    /// Only messages to this actor
+    #[arg(long)]
+    to: Option<String>,
+    /// Only messages whose payload has these keys and values (JSON)
+    #[arg(long)]
+    payload: Option<String>,
+    /// The chance it fires (0 to 1)
+    #[arg(long)]
+    probability: Option<f64>,
+    /// At most this many times
+    #[arg(long)]
+    count: Option<u64>,
+    /// The seed the chances are drawn from
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// delay/reorder: milliseconds, or a range MIN..MAX
+    #[arg(long)]
+    ms: Option<String>,
+    /// duplicate: how many more
+    #[arg(long)]
+    copies: Option<u32>,
+    /// crash: at the Nth matching delivery (default: when a matching message arrives)
+    #[arg(long)]
+    after: Option<u64>,
+}
+
+pub fn add(root: &Root, out: &Output, add: Add) -> Result<ExitCode> {
+    let ms = add
+        .ms
+        .as_deref()
+        .map(|text| -> Result<Millis> {
+            Ok(match text.split_once("..") {
+                Some((a, b)) => Millis::Range([a.trim().parse()?, b.trim().parse()?]),
+                None => Millis::Fixed(text.trim().parse()?),
+            })
+        })
+        .transpose()
+        .map_err(|e| anyhow!("--ms takes milliseconds or MIN..MAX: {e}"))?;
+    let rule = Rule {
+        kind: add.kind,
+        from: add.from,
+        to: add.to,
+        payload: add
+            .payload
+            .map(|p| messages::parse_json(&p, "--payload"))
+            .transpose()?,
+        probability: add.probability,
+        count: add.count,
+        seed: add.seed,
+        ms,
+        copies: add.copies,
+        groups: Vec::new(),
+        one_way: false,
+        after: add.after,
+    };
+    if rule.kind == Kind::Partition {
+        bail!("write a partition with `eos partition A,B / C`");
+    }
+    let name = add
+        .name
+        .unwrap_or_else(|| free_name(root, rule.kind.as_str()));
+    write(root, out, &name, &rule)
+}
+
+/// `eos partition A,B / C [/ D…] [--one-way]`: groups that cannot reach each other.
+pub fn partition(
+    root: &Root,
+    out: &Output,
+    groups: &[String],
+    one_way: bool,
+    name: Option<String>,
+) -> Result<ExitCode> {
+    let text = groups.join(" ");
+    let groups: Vec<Vec<String>> = text
+        .split('/')
+        .map(|g| {
+            g.split([',', ' '])
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(|a| {
+                    ActorId::parse(a)
+                        .map(|_| a.to_owned())
+                        .map_err(|e| anyhow!(e))
+                })
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<_>>()?;
+    if groups.len() < 2 || groups.iter().any(Vec::is_empty) {
+        bail!("say the groups with / between them: `eos partition a,b / c`");
+    }
+    let rule = Rule {
+        kind: Kind::Partition,
+        from: None,
+        to: None,
+        payload: None,
+        probability: None,
+        count: None,
+        seed: 0,
+        ms: None,
+        copies: None,
+        groups,
+        one_way,
+        after: None,
+    };
+    let name = name.unwrap_or_else(|| free_name(root, "partition"));
+    write(root, out, &name, &rule)
+}
+
+/// `eos heal`: every partition goes.
+pub fn heal(root: &Root, out: &Output) -> Result<ExitCode> {
+    let mut healed = Vec::new();
+    for (name, rule) in rules(root) {
+        if rule.is_ok_and(|r| r.kind == Kind::Partition) {
+            std::fs::remove_file(root.faults_dir().join(format!("{name}.json")))?;
+            healed.push(name);
+        }
+    }
+    out.say(if healed.is_empty() {
+        "no partition to heal".to_owned()
+    } else {
+        format!("{} {}", styled(GOOD, "healed"), healed.join(", "))
+    })?;
+    out.data(&json!({"healed": healed}))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn list(root: &Root, out: &Output) -> Result<ExitCode> {
+    let all = rules(root);
+    if !out.json_mode() {
+        if all.is_empty() {
+            out.say(styled(DIM, "no fault rules"))?;
+        }
+        for (name, rule) in &all {
+            match rule {
+                Ok(rule) => {
+                    let mut text = serde_json::to_value(rule).unwrap_or(Value::Null);
+                    if let Some(map) = text.as_object_mut() {
+                        map.remove("kind");
+                    }
+                    out.say(format!(
+                        "{:<20} {:<10} {}",
+                        styled(BOLD, name),
+                        rule.kind.as_str(),
+                        text
+                    ))?;
+                }
+                Err(reason) => out.say(format!(
+                    "{name:<20} {}",
+                    styled(DIM, format!("not applied: {reason}"))
+                ))?,
+            }
+        }
+    }
+    let data: Vec<Value> = all
+        .iter()
+        .map(|(name, rule)| match rule {
+            Ok(rule) => json!({"name": name, "rule": rule}),
+            Err(reason) => json!({"name": name, "error": reason}),
+        })
+        .collect();
+    out.data(&data)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn rm(root: &Root, out: &Output, names: &[String], all: bool) -> Result<ExitCode> {
+    let existing: Vec<String> = rules(root).into_iter().map(|(n, _)| n).collect();
+    let chosen: Vec<String> = if all {
+        existing.clone()
+    } else {
+        names.to_vec()
+    };
+    if chosen.is_empty() {
+        bail!("name the rules to remove (eos fault list), or --all");
+    }
+    for name in &chosen {
+        if !existing.contains(name) {
+            bail!(
+                "there is no fault rule `{name}`; rules: {}",
+                existing.join(", ")
+            );
+        }
+    }
+    for name in &chosen {
+        let path = root.faults_dir().join(format!("{name}.json"));
+        std::fs::remove_file(&path)?;
+        let _ = std::fs::remove_file(layout::reason_file(&path));
+    }
+    out.say(format!("{} {}", styled(GOOD, "removed"), chosen.join(", ")))?;
+    out.data(&json!({"removed": chosen}))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write(root: &Root, out: &Output, name: &str, rule: &Rule) -> Result<ExitCode> {
+    ActorId::parse(name).map_err(|e| anyhow!("the rule's name: {e}"))?;
+    rule.check().map_err(|e| anyhow!(e))?;
+    let path = root.faults_dir().join(format!("{name}.json"));
+    fsio::create_private_dir(&root.faults_dir())?;
+    fsio::write_json_atomic(&path, rule)?;
+    out.say(format!(
+        "{} fault rule {name} ({}); it applies to the next message",
+        styled(GOOD, "added"),
+        rule.kind.as_str()
+    ))?;
+    out.data(&json!({"name": name, "rule": rule}))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every rule file, by name, with the rule or why it is not one.
+fn rules(root: &Root) -> Vec<(String, Result<Rule, String>)> {
+    let mut names = fsio::names(&root.faults_dir()).unwrap_or_default();
+    names.sort();
+    names
+        .iter()
+        .filter_map(|file| {
+            let name = file.strip_suffix(".json")?;
+            let rule = fsio::read_json::<Rule>(&root.faults_dir().join(file))
+                .map_err(|e| format!("{e:#}"))
+                .and_then(|r| r.check().map(|()| r));
+            Some((name.to_owned(), rule))
+        })
+        .collect()
+}
+
+fn free_name(root: &Root, kind: &str) -> String {
+    (1..)
+        .map(|n| format!("{kind}-{n}"))
+        .find(|n| !root.faults_dir().join(format!("{n}.json")).exists())
+        .unwrap_or_else(|| kind.to_owned())
+}
