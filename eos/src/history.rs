@@ -103,6 +103,8 @@ pub enum MarkKind {
     Exit { abnormal: bool, reason: String },
     /// It was started again; what the journal says of how.
     Restart { how: String },
+    /// A breakpoint paused delivery here.
+    Break { breakpoint: String, detail: String },
 }
 
 /// The exits and restarts in journal entries, in journal order.
@@ -149,6 +151,12 @@ pub fn marks(entries: &[Entry]) -> Vec<Mark> {
                     how: how.join(", "),
                 }
             }
+            Event::Break {
+                breakpoint, detail, ..
+            } => MarkKind::Break {
+                breakpoint: breakpoint.clone(),
+                detail: detail.clone(),
+            },
             _ => continue,
         };
         let Some(actor) = entry.event.actor() else {

@@ -87,6 +87,15 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// A breakpoint was hit at `actor`: delivery paused, for everything or (`only_actor`) for
+    /// that actor; `detail` says what it stopped at.
+    Break {
+        breakpoint: String,
+        actor: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        only_actor: bool,
+        detail: String,
+    },
     /// An actor that was not running was removed (`eos cleanup`); `dead` of its messages went
     /// to `dead/`.
     Removed { actor: String, dead: u64 },
@@ -223,7 +232,8 @@ impl Event {
             | Event::PendingMoved { actor, .. }
             | Event::StateEdited { actor, .. }
             | Event::Removed { actor, .. }
-            | Event::Fault { actor, .. } => Some(actor),
+            | Event::Fault { actor, .. }
+            | Event::Break { actor, .. } => Some(actor),
             Event::Send { to, .. } | Event::Route { to, .. } => Some(to),
             Event::Dead { actor, .. } | Event::Pause { actor } | Event::Resume { actor } => {
                 actor.as_deref()

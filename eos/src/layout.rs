@@ -50,6 +50,7 @@ const LAST_ERROR: &str = "last_error.txt";
 const PROBLEM: &str = "problem.txt";
 const TREES: &str = "trees";
 const FAULTS: &str = "faults";
+const BREAKPOINTS: &str = "breakpoints";
 const SUPERVISION: &str = "supervision.json";
 const RESTART: &str = "restart";
 const MONITORS: &str = "monitors";
@@ -226,7 +227,13 @@ impl Root {
             TREES,
             SUPERVISION,
             FAULTS,
+            BREAKPOINTS,
         ]
+    }
+
+    /// Breakpoints, one JSON file each (see [`crate::breakpoints`]).
+    pub fn breakpoints_dir(&self) -> PathBuf {
+        self.path.join(BREAKPOINTS)
     }
 
     /// Fault rules, one JSON file a rule (see [`crate::faults`]).
@@ -255,11 +262,12 @@ impl Root {
     }
 
     /// Every directory the supervisor creates at start.
-    pub fn dirs(&self) -> [PathBuf; 10] {
+    pub fn dirs(&self) -> [PathBuf; 11] {
         [
             self.path.clone(),
             self.trees_dir(),
             self.faults_dir(),
+            self.breakpoints_dir(),
             self.spawn_dir(),
             self.send_dir(),
             self.running_dir(),

@@ -10,6 +10,7 @@
 //! The `eos` command-line tool is behind the default feature `cli`: an actor that only needs
 //! the SDK depends on `eos` with `default-features = false` and compiles none of it.
 
+pub mod breakpoints;
 #[cfg(feature = "cli")]
 #[doc(hidden)]
 pub mod cli;

@@ -36,6 +36,8 @@ pub enum Watched {
     Trees,
     /// Fault rules.
     Faults,
+    /// Breakpoints.
+    Breakpoints,
     Dead,
     DeadSpawn,
     Control,
@@ -133,7 +135,10 @@ impl Events {
             | Watched::Actor(_)
             | Watched::Spool(_)
             | Watched::Trees
-            | Watched::Faults => arriving | AddWatchFlags::IN_DELETE | AddWatchFlags::IN_MOVED_FROM,
+            | Watched::Faults
+            | Watched::Breakpoints => {
+                arriving | AddWatchFlags::IN_DELETE | AddWatchFlags::IN_MOVED_FROM
+            }
             Watched::Spawn
             | Watched::Send
             | Watched::Dead

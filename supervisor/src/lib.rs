@@ -7,6 +7,7 @@
 //! [`history`] that writes the journal; [`supervision`], which decides restarts (carried out
 //! by [`supervise`]).
 
+pub mod breaks;
 pub mod control;
 pub mod delivery;
 pub mod events;

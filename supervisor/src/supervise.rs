@@ -394,6 +394,9 @@ impl Supervisor {
             reason: Some(text.clone()),
         });
         self.tell_watchers(id, &text, abnormal && !by_node);
+        if let Some(hit) = self.breaks_on_exit(id) {
+            self.hit_break(hit, id, format!("{id} exited ({text})"));
+        }
         if by_node {
             return;
         }

@@ -17,6 +17,7 @@ use log::{debug, error, info, warn};
 use nix::sys::signal::Signal;
 use serde_json::Value;
 
+use crate::breaks::{Breaks, Hit};
 use crate::delivery::{self, Placed};
 use crate::events::{Change, Event, Events, Watched};
 use crate::faults::{Effect, Faults};
@@ -89,6 +90,8 @@ pub struct Supervisor {
     routed: Vec<ActorId>,
     /// The fault rules in force.
     faults: Faults,
+    /// The breakpoints in force.
+    breaks: Breaks,
     /// When the loop last polled (and so read signals).
     last_poll: Instant,
     /// An actor that wrote its state while handling a message, and when.
@@ -106,6 +109,7 @@ impl Supervisor {
         events.watch(&root.control_dir(), Watched::Control)?;
         events.watch(&root.trees_dir(), Watched::Trees)?;
         events.watch(&root.faults_dir(), Watched::Faults)?;
+        events.watch(&root.breakpoints_dir(), Watched::Breakpoints)?;
         let history = History::open(&root, config.journal_max_bytes, config.record);
         let base = base_policy(config.slow_motion);
         let started_pace = (config.tick, config.slow_motion);
@@ -126,6 +130,7 @@ impl Supervisor {
             last_poll: Instant::now(),
             routed: Vec::new(),
             faults: Faults::default(),
+            breaks: Breaks::default(),
             result_due: None,
         })
     }
@@ -133,6 +138,7 @@ impl Supervisor {
     /// Brings back what is on disk, then runs until SIGTERM, SIGINT or SIGQUIT and shuts down.
     pub fn run(mut self) -> Result<()> {
         self.load_faults();
+        self.load_breakpoints();
         let exited = self.restore()?;
         self.load_trees();
         self.restart_due_after_restore(exited);
@@ -269,6 +275,11 @@ impl Supervisor {
                 {
                     self.load_faults()
                 }
+                (Watched::Breakpoints, _)
+                    if !layout::is_ignored(&name) && layout::explained_by(&name).is_none() =>
+                {
+                    self.load_breakpoints()
+                }
                 _ => {}
             },
         }
@@ -317,6 +328,10 @@ impl Supervisor {
             };
             match decision {
                 Decision::Deliver { actor, file } => {
+                    if self.break_before(&actor, &file) {
+                        // Paused now: the policy sees it.
+                        continue;
+                    }
                     if !self.deliver(&actor, &file, now) {
                         // Nothing was placed: the actor is held back, or its queue changed.
                         continue;
@@ -332,6 +347,38 @@ impl Supervisor {
                 Decision::Idle => return wake,
             }
         }
+    }
+
+    /// An exit breakpoint for `id`, if one is hit.
+    pub(crate) fn breaks_on_exit(&self, id: &ActorId) -> Option<Hit> {
+        self.breaks.on_exit(id.as_str())
+    }
+
+    /// Whether a breakpoint stops the delivery of `file` to `id` (and pauses).
+    fn break_before(&mut self, id: &ActorId, file: &str) -> bool {
+        if self.breaks.is_empty() {
+            return false;
+        }
+        let Some(pending) = self.registry.get(id).and_then(|a| a.queue.get(file)) else {
+            return false;
+        };
+        let Some(envelope) = pending.envelope.as_ref() else {
+            return false;
+        };
+        let message = pending.message.to_string();
+        let from = envelope.sender.as_ref().map(ActorId::as_str);
+        let Some(hit) = self
+            .breaks
+            .before_delivery(&message, from, id.as_str(), &envelope.payload)
+        else {
+            return false;
+        };
+        let detail = format!(
+            "before delivering {message} from {} to {id}",
+            from.unwrap_or("(outside)")
+        );
+        self.hit_break(hit, id, detail);
+        true
     }
 
     /// Places `file` as the actor's `current` and signals it. Returns whether a message was
@@ -359,6 +406,7 @@ impl Supervisor {
         ) {
             Placed::Delivered { message, payload } => {
                 actor.slot.signal(&Usr1(&actor.lifecycle));
+                self.breaks.delivered(message.as_str());
                 if watched {
                     let from = sender.as_ref().map(ActorId::as_str);
                     if let Some(rule) =
@@ -407,6 +455,13 @@ impl Supervisor {
             actor.state.clone_from(&state);
             state
         };
+        if let Some(state) = &state
+            && !self.breaks.is_empty()
+            && let Some(hit) = self.breaks.after_state(id.as_str(), state)
+        {
+            let detail = format!("the state of {id} came to match, after {message}");
+            self.hit_break(hit, id, detail);
+        }
         self.history.emit(Journal::Result {
             message: message.to_string(),
             actor: id.to_string(),
@@ -736,23 +791,50 @@ impl Supervisor {
         }
     }
 
-    /// Reads every rule in `faults/` again: the next message obeys the new set. A file that is
-    /// not a rule gets a `.reason` beside it and is left out.
+    /// Reads every rule in `faults/` again: the next message obeys the new set.
     pub(crate) fn load_faults(&mut self) {
-        let dir = self.root.faults_dir();
+        let rules = self.read_rules(
+            &self.root.faults_dir(),
+            "fault rule",
+            |r: &eos::faults::Rule| r.check(),
+        );
+        if !rules.is_empty() {
+            info!("{} fault rule(s) in force", rules.len());
+        }
+        self.faults.set(rules);
+    }
+
+    /// Reads every breakpoint in `breakpoints/` again.
+    pub(crate) fn load_breakpoints(&mut self) {
+        let points = self.read_rules(
+            &self.root.breakpoints_dir(),
+            "breakpoint",
+            eos::breakpoints::Breakpoint::check,
+        );
+        self.breaks.set(points);
+    }
+
+    /// The JSON files of a folder of rules, by name. A file that is not one gets a `.reason`
+    /// beside it (written when it changes) and is left out.
+    fn read_rules<T: serde::de::DeserializeOwned>(
+        &self,
+        dir: &Path,
+        what: &str,
+        check: impl Fn(&T) -> Result<(), String>,
+    ) -> std::collections::BTreeMap<String, T> {
         let mut rules = std::collections::BTreeMap::new();
-        for file in sorted_names(&dir) {
+        for file in sorted_names(dir) {
             let Some(name) = file.strip_suffix(".json") else {
                 continue;
             };
             let path = dir.join(&file);
             let reason_file = layout::reason_file(&path);
-            let rule = match self.intake.read(&path, "fault rule") {
+            let rule = match self.intake.read(&path, what) {
                 Read::Gone => continue,
                 Read::Refused(reason) => Err(reason),
-                Read::Bytes(bytes) => serde_json::from_slice::<eos::faults::Rule>(&bytes)
-                    .map_err(|e| format!("not a fault rule: {e}"))
-                    .and_then(|r| r.check().map(|()| r)),
+                Read::Bytes(bytes) => serde_json::from_slice::<T>(&bytes)
+                    .map_err(|e| format!("not a {what}: {e}"))
+                    .and_then(|r| check(&r).map(|()| r)),
             };
             match rule {
                 Ok(rule) => {
@@ -762,16 +844,38 @@ impl Supervisor {
                 Err(reason) => {
                     let said = format!("{reason}\n");
                     if std::fs::read_to_string(&reason_file).ok().as_deref() != Some(&said) {
-                        warn!("faults/{file}: {reason}");
+                        warn!("{}: {reason}", path.display());
                         let _ = fsio::write_atomic(&reason_file, said.as_bytes());
                     }
                 }
             }
         }
-        if !rules.is_empty() {
-            info!("{} fault rule(s) in force", rules.len());
+        rules
+    }
+
+    /// A breakpoint was hit: delivery pauses (for everything, or for `actor`) with the ordinary
+    /// `paused` file, which says which breakpoint and why; a one-shot breakpoint goes.
+    pub(crate) fn hit_break(&mut self, (name, scope): Hit, actor: &ActorId, detail: String) {
+        let who = (scope == eos::breakpoints::Scope::Actor).then(|| actor.clone());
+        let file = match &who {
+            Some(id) => self.root.actor(id).paused_file(),
+            None => self.root.paused_file(),
+        };
+        let said = format!("breakpoint `{name}`: {detail}\n");
+        if let Err(e) = fsio::write_atomic(&file, said.as_bytes()) {
+            warn!("cannot write {}: {e}", file.display());
         }
-        self.faults.set(rules);
+        info!("breakpoint {name} hit: {detail}");
+        self.history.emit(Journal::Break {
+            breakpoint: name.clone(),
+            actor: actor.to_string(),
+            only_actor: who.is_some(),
+            detail,
+        });
+        self.paused(who, Change::Arrived);
+        if self.breaks.is_once(&name) {
+            let _ = std::fs::remove_file(self.root.breakpoints_dir().join(format!("{name}.json")));
+        }
     }
 
     fn fault_fired(
@@ -789,6 +893,10 @@ impl Supervisor {
             actor: to.to_string(),
             detail,
         });
+        if let Some(hit) = self.breaks.on_fault(rule, to.as_str()) {
+            let detail = format!("the fault rule `{rule}` ({kind}) fired on {message} to {to}");
+            self.hit_break(hit, to, detail);
+        }
     }
 
     /// Carries out what fault rules do to a message just routed as `file`.

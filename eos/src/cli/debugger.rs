@@ -44,6 +44,14 @@ pub fn resume(root: &Root, out: &Output, id: Option<String>) -> Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+/// Which breakpoint a `paused` file says paused delivery, if one did.
+pub(super) fn paused_by(file: &std::path::Path) -> Option<String> {
+    let bytes = crate::fsio::read_limited(file, 4096).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let line = text.lines().next()?.trim();
+    line.starts_with("breakpoint").then(|| line.to_owned())
+}
+
 fn paused_file(root: &Root, id: Option<String>) -> Result<(std::path::PathBuf, String)> {
     match id {
         None => Ok((root.paused_file(), "everything".into())),
@@ -174,7 +182,13 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if all_paused {
-        out.say(styled(WARN, "the system is paused (eos resume)"))?;
+        let by = paused_by(&root.paused_file())
+            .map(|b| format!(" by {b}"))
+            .unwrap_or_default();
+        out.say(styled(
+            WARN,
+            format!("the system is paused{by} (eos resume)"),
+        ))?;
     }
     let unrouted = super::doctor::unrouted(root);
     if all.is_empty() && unrouted.is_empty() {
@@ -183,9 +197,12 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
     for item in &all {
         let what = if item.handling { "handling" } else { "waiting" };
         let paused = if item.paused && !all_paused {
-            " (paused)"
+            match paused_by(&root.actor(&item.actor).paused_file()) {
+                Some(by) => format!(" (paused by {by})"),
+                None => " (paused)".to_owned(),
+            }
         } else {
-            ""
+            String::new()
         };
         let id = &item.id;
         out.say(format!(

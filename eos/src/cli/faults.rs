@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
 
-use super::messages;
 use super::output::{BOLD, DIM, GOOD, Output, styled};
+use super::{messages, rules};
 use crate::faults::{Kind, Millis, Rule};
-use crate::{ActorId, Root, fsio, layout};
+use crate::{ActorId, Root};
 
 /// What `eos fault add` takes.
 #[derive(clap::Args)]
@@ -83,7 +83,7 @@ pub fn add(root: &Root, out: &Output, add: Add) -> Result<ExitCode> {
     }
     let name = add
         .name
-        .unwrap_or_else(|| free_name(root, rule.kind.as_str()));
+        .unwrap_or_else(|| rules::free_name(&root.faults_dir(), rule.kind.as_str()));
     write(root, out, &name, &rule)
 }
 
@@ -127,14 +127,14 @@ pub fn partition(
         one_way,
         after: None,
     };
-    let name = name.unwrap_or_else(|| free_name(root, "partition"));
+    let name = name.unwrap_or_else(|| rules::free_name(&root.faults_dir(), "partition"));
     write(root, out, &name, &rule)
 }
 
 /// `eos heal`: every partition goes.
 pub fn heal(root: &Root, out: &Output) -> Result<ExitCode> {
     let mut healed = Vec::new();
-    for (name, rule) in rules(root) {
+    for (name, rule) in all_rules(root) {
         if rule.is_ok_and(|r| r.kind == Kind::Partition) {
             std::fs::remove_file(root.faults_dir().join(format!("{name}.json")))?;
             healed.push(name);
@@ -150,7 +150,7 @@ pub fn heal(root: &Root, out: &Output) -> Result<ExitCode> {
 }
 
 pub fn list(root: &Root, out: &Output) -> Result<ExitCode> {
-    let all = rules(root);
+    let all = all_rules(root);
     if !out.json_mode() {
         if all.is_empty() {
             out.say(styled(DIM, "no fault rules"))?;
@@ -188,39 +188,12 @@ pub fn list(root: &Root, out: &Output) -> Result<ExitCode> {
 }
 
 pub fn rm(root: &Root, out: &Output, names: &[String], all: bool) -> Result<ExitCode> {
-    let existing: Vec<String> = rules(root).into_iter().map(|(n, _)| n).collect();
-    let chosen: Vec<String> = if all {
-        existing.clone()
-    } else {
-        names.to_vec()
-    };
-    if chosen.is_empty() {
-        bail!("name the rules to remove (eos fault list), or --all");
-    }
-    for name in &chosen {
-        if !existing.contains(name) {
-            bail!(
-                "there is no fault rule `{name}`; rules: {}",
-                existing.join(", ")
-            );
-        }
-    }
-    for name in &chosen {
-        let path = root.faults_dir().join(format!("{name}.json"));
-        std::fs::remove_file(&path)?;
-        let _ = std::fs::remove_file(layout::reason_file(&path));
-    }
-    out.say(format!("{} {}", styled(GOOD, "removed"), chosen.join(", ")))?;
-    out.data(&json!({"removed": chosen}))?;
-    Ok(ExitCode::SUCCESS)
+    rules::remove(out, &root.faults_dir(), names, all, "fault rule")
 }
 
 fn write(root: &Root, out: &Output, name: &str, rule: &Rule) -> Result<ExitCode> {
-    ActorId::parse(name).map_err(|e| anyhow!("the rule's name: {e}"))?;
     rule.check().map_err(|e| anyhow!(e))?;
-    let path = root.faults_dir().join(format!("{name}.json"));
-    fsio::create_private_dir(&root.faults_dir())?;
-    fsio::write_json_atomic(&path, rule)?;
+    rules::write(&root.faults_dir(), name, rule)?;
     out.say(format!(
         "{} fault rule {name} ({}); it applies to the next message",
         styled(GOOD, "added"),
@@ -231,24 +204,6 @@ fn write(root: &Root, out: &Output, name: &str, rule: &Rule) -> Result<ExitCode>
 }
 
 /// Every rule file, by name, with the rule or why it is not one.
-fn rules(root: &Root) -> Vec<(String, Result<Rule, String>)> {
-    let mut names = fsio::names(&root.faults_dir()).unwrap_or_default();
-    names.sort();
-    names
-        .iter()
-        .filter_map(|file| {
-            let name = file.strip_suffix(".json")?;
-            let rule = fsio::read_json::<Rule>(&root.faults_dir().join(file))
-                .map_err(|e| format!("{e:#}"))
-                .and_then(|r| r.check().map(|()| r));
-            Some((name.to_owned(), rule))
-        })
-        .collect()
-}
-
-fn free_name(root: &Root, kind: &str) -> String {
-    (1..)
-        .map(|n| format!("{kind}-{n}"))
-        .find(|n| !root.faults_dir().join(format!("{n}.json")).exists())
-        .unwrap_or_else(|| kind.to_owned())
+fn all_rules(root: &Root) -> Vec<(String, Result<Rule, String>)> {
+    rules::read(&root.faults_dir(), Rule::check)
 }

@@ -162,6 +162,27 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
                     .unwrap_or_default()
             ),
         ),
+        Event::Break {
+            breakpoint,
+            actor,
+            only_actor,
+            detail,
+        } => styled(
+            WARN,
+            format!(
+                "break    {actor:<14} breakpoint `{breakpoint}`: {detail}; {} paused (eos resume{})",
+                if *only_actor {
+                    "it is"
+                } else {
+                    "everything is"
+                },
+                if *only_actor {
+                    format!(" {actor}")
+                } else {
+                    String::new()
+                }
+            ),
+        ),
         Event::Removed { actor, dead } => {
             format!("removed  {actor:<14} (cleaned up; {dead} message(s) to dead/)")
         }

@@ -3,6 +3,7 @@
 
 mod actors;
 mod bench;
+mod breaks;
 mod debugger;
 mod demo;
 mod doctor;
@@ -15,6 +16,7 @@ mod output;
 mod perfetto;
 mod poll;
 mod render;
+mod rules;
 mod spawn;
 mod system;
 mod trace;
@@ -83,6 +85,21 @@ enum WaitFor {
         /// Sent by this actor
         #[arg(long)]
         from: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BreakAction {
+    /// Add a breakpoint (a file in breakpoints/)
+    Add(breaks::Add),
+    /// The breakpoints, with their hits
+    List,
+    /// Remove breakpoints by name
+    Rm {
+        names: Vec<String>,
+        /// Every breakpoint
+        #[arg(long)]
+        all: bool,
     },
 }
 
@@ -327,6 +344,12 @@ enum Command {
         #[command(subcommand)]
         action: FaultAction,
     },
+    /// Breakpoints: pause before a matching message, when a state matches, when a fault fires
+    /// or an actor exits (breakpoints/)
+    Break {
+        #[command(subcommand)]
+        action: BreakAction,
+    },
     /// Split actors into groups that cannot reach each other: `eos partition a,b / c`
     Partition {
         /// The groups, with / between them
@@ -497,6 +520,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             name,
         } => faults::partition(&root, &out, &groups, one_way, name),
         Command::Heal => faults::heal(&root, &out),
+        Command::Break { action } => match action {
+            BreakAction::Add(add) => breaks::add(&root, &out, add),
+            BreakAction::List => breaks::list(&root, &out),
+            BreakAction::Rm { names, all } => breaks::rm(&root, &out, &names, all),
+        },
         Command::Wait { until, timeout } => {
             let until = match until {
                 WaitFor::State { id, condition } => wait::Until::State { id, condition },

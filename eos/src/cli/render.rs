@@ -35,6 +35,7 @@ pub(super) fn mark_text(mark: &Mark) -> String {
         MarkKind::Exit { reason, .. } => format!("■ exited: {reason}"),
         MarkKind::Restart { how } if how.is_empty() => "↻ restarted".into(),
         MarkKind::Restart { how } => format!("↻ restarted ({how})"),
+        MarkKind::Break { breakpoint, .. } => format!("⏸ breakpoint {breakpoint}"),
     }
 }
 
@@ -297,6 +298,17 @@ pub fn svg(messages: &[Message], marks: &[Mark]) -> String {
                     r##"<circle cx="{x}" cy="{y}" r="7" fill="white" stroke="#282" stroke-width="3"/>"##
                 );
                 "#282"
+            }
+            MarkKind::Break { .. } => {
+                let _ = writeln!(
+                    out,
+                    r##"<path d="M{},{} v12 M{},{} v12" stroke="#b60" stroke-width="4"/>"##,
+                    x - 3,
+                    y - 6,
+                    x + 3,
+                    y - 6
+                );
+                "#b60"
             }
         };
         let text = mark_text(mark);

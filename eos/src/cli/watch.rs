@@ -26,6 +26,8 @@ struct Row {
     #[serde(flatten)]
     actor: ActorView,
     handling: Option<Value>,
+    /// The breakpoint that paused this actor, if one did.
+    paused_by: Option<String>,
     messages_per_s: f64,
     /// The rates of the supervisor's last samples (`metrics.jsonl`), oldest first.
     rate_history: Vec<f64>,
@@ -36,6 +38,8 @@ struct Snapshot {
     root: String,
     supervisor: Option<u32>,
     paused: bool,
+    /// The breakpoint that paused everything, if one did.
+    paused_by: Option<String>,
     actors: Vec<Row>,
 }
 
@@ -87,6 +91,7 @@ fn snapshot(root: &Root) -> Snapshot {
                 .ok()
                 .map(|m| m.get("payload").cloned().unwrap_or(m));
             Row {
+                paused_by: super::debugger::paused_by(&dir.paused_file()),
                 rate_history: history(id.as_str()),
                 handling,
                 messages_per_s: rates.iter().filter(|a| **a == id.as_str()).count() as f64
@@ -99,6 +104,7 @@ fn snapshot(root: &Root) -> Snapshot {
         root: root.path().display().to_string(),
         supervisor: system::running(root).map(|s| s.pidfd.pid()),
         paused,
+        paused_by: super::debugger::paused_by(&root.paused_file()),
         actors,
     }
 }
@@ -143,7 +149,12 @@ fn render(snapshot: &Snapshot) -> String {
         None => styled(WARN, "no supervisor running (eos up)"),
     };
     let paused = if snapshot.paused {
-        styled(WARN, "  PAUSED (eos resume)")
+        let by = snapshot
+            .paused_by
+            .as_ref()
+            .map(|b| format!(" by {b}"))
+            .unwrap_or_default();
+        styled(WARN, format!("  PAUSED{by} (eos resume)"))
     } else {
         String::new()
     };
@@ -173,10 +184,11 @@ fn render(snapshot: &Snapshot) -> String {
             row.actor.queue,
             row.messages_per_s,
             crate::metrics::sparkline(&row.rate_history),
-            row.handling
-                .as_ref()
-                .map(|h| crate::history::label(h, 40))
-                .unwrap_or_default()
+            match (&row.paused_by, &row.handling) {
+                (Some(by), _) => styled(WARN, by),
+                (None, Some(h)) => crate::history::label(h, 40),
+                (None, None) => String::new(),
+            }
         ));
     }
     if snapshot.actors.is_empty() {

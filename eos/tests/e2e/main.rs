@@ -6,6 +6,7 @@
 
 mod support;
 
+mod breakpoints;
 mod cli;
 mod crash;
 mod debugger;
