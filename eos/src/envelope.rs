@@ -28,7 +28,21 @@ pub struct Envelope {
     pub extra: Map<String, Value>,
 }
 
+/// The field of a timer message: when it is due (milliseconds since the epoch). Until then it
+/// waits in the receiver's spool, visible, and is not delivered (unless a person delivers it
+/// early); any language can set it.
+pub const DUE: &str = "due";
+
+/// The field a sender may set instead of [`DUE`]: how long from now (ms). The supervisor turns
+/// it into `due` when it routes the message.
+pub const DELAY_MS: &str = "delay_ms";
+
 impl Envelope {
+    /// When it is due, if it is a timer (ms since the epoch).
+    pub fn due_ms(&self) -> Option<u64> {
+        self.extra.get(DUE).and_then(Value::as_u64)
+    }
+
     pub fn new(id: MessageId, sender: Option<ActorId>, payload: Value) -> Self {
         Envelope {
             id: Some(id),

@@ -131,6 +131,19 @@ impl Context<'_> {
         Ok(id)
     }
 
+    /// Sends `payload` to `to` as a timer: it waits in the receiver's spool until `ms` from now
+    /// (the file shows when it is due), once the handler has returned successfully.
+    pub fn send_after(&mut self, to: &str, payload: Value, ms: u64) -> Result<MessageId> {
+        let id = self.send(to, payload)?;
+        if let Some((_, envelope)) = self.outbox.last_mut() {
+            let due = crate::clock::now_us() / 1000 + ms;
+            envelope
+                .extra
+                .insert(crate::envelope::DUE.into(), Value::from(due));
+        }
+        Ok(id)
+    }
+
     /// Spawns a child that this actor supervises (one_for_one, `permanent` unless the request
     /// says), once the handler has returned successfully. Returns the child's id (made up from
     /// the program's name when the request has none).

@@ -19,6 +19,8 @@ use crate::convert;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Send(String, serde_json::Value),
+    /// A timer: sent to be delivered this many ms from now.
+    SendAfter(String, serde_json::Value, u64),
     /// A spawn request, as JSON.
     Spawn(serde_json::Value),
     Monitor(String),
@@ -67,6 +69,11 @@ pub fn module(
         "```rune",
         "send(\"counter\", #{ inc: 1 });",
         "```",
+    ])?;
+    module.function("send_after", send_after).build()?.docs([
+        "Sends `value` to the actor `to` as a timer, once the handler returns: it waits in",
+        "the receiver's spool (the file says when it is due) and is delivered `ms`",
+        "milliseconds from now; `eos deliver` fires it early.",
     ])?;
     module
         .function("id", move || id.clone())
@@ -280,6 +287,17 @@ fn send(to: &str, value: Value) -> VmResult<()> {
             VmResult::Ok(())
         }
         Err(e) => VmResult::panic(format!("send to `{to}`: {e}")),
+    }
+}
+
+/// `send_after(to, value, ms)`: a timer.
+fn send_after(to: &str, value: Value, ms: i64) -> VmResult<()> {
+    match convert::to_json(&value) {
+        Ok(payload) => {
+            push(Effect::SendAfter(to.to_owned(), payload, ms.max(0) as u64));
+            VmResult::Ok(())
+        }
+        Err(e) => VmResult::panic(format!("send_after to `{to}`: {e}")),
     }
 }
 

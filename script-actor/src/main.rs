@@ -162,6 +162,7 @@ fn run(cli: Cli) -> Result<()> {
             for effect in outcome.effects {
                 match effect {
                     Effect::Send(to, payload) => drop(ctx.send(&to, payload)?),
+                    Effect::SendAfter(to, payload, ms) => drop(ctx.send_after(&to, payload, ms)?),
                     Effect::Spawn(request) => {
                         let request = serde_json::from_value(request)
                             .map_err(|e| anyhow!("spawn: not a valid request: {e}"))?;

@@ -697,11 +697,22 @@ impl Supervisor {
             Read::Bytes(bytes) => bytes,
             Read::Refused(reason) => return self.dead(&path, name, &reason),
         };
-        let (envelope, rewrite) = match envelope::check(&bytes, &id) {
+        let (mut envelope, mut rewrite) = match envelope::check(&bytes, &id) {
             Ok(checked) => checked,
             Err(_) if origin.maybe_unfinished(&path) => return,
             Err(reason) => return self.dead(&path, name, &reason),
         };
+        // A timer given as "in so many ms" is kept with the time it is due, which the file
+        // in the spool then shows.
+        if let Some(delay) = envelope.extra.remove(envelope::DELAY_MS) {
+            let ms = delay.as_u64().unwrap_or(0);
+            let due = eos::clock::now_us() / 1000 + ms;
+            envelope
+                .extra
+                .insert(envelope::DUE.into(), Value::from(due));
+            rewrite = true;
+        }
+        let due = envelope.due_ms();
         let Some(actor) = self.registry.get_mut(&to) else {
             let reason = if self.registry.is_empty() {
                 format!("there is no actor `{to}` (no actors exist)")
@@ -756,6 +767,16 @@ impl Supervisor {
                 });
                 if let Some(envelope) = copy_of_this {
                     self.apply_faults(effects, &to, &file, &message, envelope);
+                }
+                if let Some(due) = due {
+                    let now_ms = eos::clock::now_us() / 1000;
+                    if due > now_ms
+                        && let Some(actor) = self.registry.get_mut(&to)
+                    {
+                        actor
+                            .queue
+                            .hold(&file, Instant::now() + Duration::from_millis(due - now_ms));
+                    }
                 }
                 if !self.routed.contains(&to) {
                     self.routed.push(to);

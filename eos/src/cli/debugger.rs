@@ -135,6 +135,9 @@ struct Waiting {
     handling: bool,
     paused: bool,
     message: Value,
+    /// A timer: how long until it is due (ms; negative: overdue).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    due_in_ms: Option<i64>,
 }
 
 /// Everything waiting, system-wide: what each actor is handling, then the pending messages in
@@ -158,16 +161,23 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
                 handling: true,
                 paused,
                 message,
+                due_in_ms: None,
             });
         }
         for file in mailbox::pending(&dir.spool_dir()).unwrap_or_default() {
             let message = read(&file);
+            let now_ms = crate::clock::now_us() / 1000;
+            let due_in_ms = message
+                .get(crate::envelope::DUE)
+                .and_then(Value::as_u64)
+                .map(|due| due as i64 - now_ms as i64);
             waiting.push(Waiting {
                 actor: id.clone(),
                 id: message_id(&message, &file),
                 message,
                 file,
                 handling: false,
+                due_in_ms,
                 paused,
             });
         }
@@ -205,6 +215,11 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
             String::new()
         };
         let id = &item.id;
+        let paused = match item.due_in_ms {
+            Some(ms) if ms > 0 => format!("{paused} (timer, due in {:.1}s)", ms as f64 / 1000.0),
+            Some(_) => format!("{paused} (timer, due)"),
+            None => paused,
+        };
         out.say(format!(
             "{:<8} {:<16} {} {}{paused}  {}",
             what,

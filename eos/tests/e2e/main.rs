@@ -25,5 +25,6 @@ mod shutdown;
 mod spawn;
 mod start;
 mod supervision;
+mod timers;
 mod vocabulary;
 mod wait;

@@ -1,0 +1,70 @@
+//! Timers: a message that waits, visible in the spool with its due time, until it is due;
+//! `eos deliver` fires it early; from Rune (`send_after`), the SDK and as a file field.
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const TIMER: &str = r#"
+pub fn init() { #{ ticks: 0 } }
+pub fn handle(state, msg) {
+    if msg.payload.get("start") == Some(true) {
+        send_after(id(), #{ tick: 1 }, 400);
+    } else {
+        state.ticks += 1;
+    }
+    state
+}
+"#;
+
+fn journal_at(sys: &System, event: &str, pick: impl Fn(&Value) -> bool) -> Option<u64> {
+    std::fs::read_to_string(sys.path("journal.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|e| e["event"] == event && pick(e))
+        .and_then(|e| e["us"].as_u64())
+}
+
+#[test]
+fn a_timer_waits_visibly_until_due_and_can_be_fired_early() {
+    let mut sys = System::new();
+    sys.start();
+    let script = sys.script("timer.rn", TIMER);
+    sys.spawn_script("t", &script, &[]);
+    sys.send("t", "go", r#"{"start": true}"#);
+    // The file in the spool says when it is due.
+    let timer = || {
+        sys.ls("running/t/spool")
+            .iter()
+            .map(|f| read_json(&sys.path(&format!("running/t/spool/{f}"))))
+            .find(|m| m["due"].as_u64().is_some())
+    };
+    wait_until("the timer waits in the spool", || timer().is_some());
+    let due_ms = timer().unwrap()["due"].as_u64().unwrap();
+    let pending = ok(&sys.eos(&["pending"]));
+    assert!(pending.contains("timer, due in"), "{pending}");
+    wait_until("it fires", || sys.state("t")["ticks"] == 1);
+    let sent = journal_at(&sys, "send", |e| e["payload"]["tick"] == 1).unwrap();
+    let fired = journal_at(&sys, "deliver", |e| e["payload"]["tick"] == 1).unwrap();
+    assert!(fired >= due_ms * 1000, "not before it is due");
+    assert!(
+        due_ms * 1000 + 1_000_000 > sent + 400_000,
+        "due about 400 ms after it was sent"
+    );
+
+    // Any language: `delay_ms` (or `due`) in the file. Fired early by hand.
+    sys.send(
+        "t",
+        "later",
+        r#"{"sender": null, "payload": {"tick": 2}, "delay_ms": 600000}"#,
+    );
+    wait_until("it waits", || timer().is_some());
+    let pending = json_of(&sys.eos(&["--json", "pending"]));
+    assert!(
+        pending[0]["due_in_ms"].as_i64().unwrap() > 500_000,
+        "{pending}"
+    );
+    ok(&sys.eos(&["deliver", "later"]));
+    wait_until("fired early", || sys.state("t")["ticks"] == 2);
+}
