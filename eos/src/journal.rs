@@ -96,6 +96,9 @@ pub enum Event {
         only_actor: bool,
         detail: String,
     },
+    /// Something looks stuck (`what` says how): an actor handling one message for long, a queue
+    /// that only grows, mail waiting while nothing is delivered and nothing is paused.
+    Stuck { actors: Vec<String>, what: String },
     /// An actor that was not running was removed (`eos cleanup`); `dead` of its messages went
     /// to `dead/`.
     Removed { actor: String, dead: u64 },
@@ -239,6 +242,7 @@ impl Event {
                 actor.as_deref()
             }
             Event::Down { watcher, .. } => Some(watcher),
+            Event::Stuck { actors, .. } => actors.first().map(String::as_str),
             Event::Lost { .. } | Event::Escalate { .. } | Event::GiveUp { .. } => None,
         }
     }

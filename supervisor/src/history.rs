@@ -33,6 +33,8 @@ pub struct History {
     failing: Option<String>,
     /// Counts per actor from the same events, for `metrics.jsonl`.
     metrics: Metrics,
+    /// Deliveries recorded, ever.
+    deliveries: u64,
 }
 
 impl History {
@@ -52,6 +54,7 @@ impl History {
             lost: 0,
             failing: None,
             metrics: Metrics::new(std::time::Instant::now()),
+            deliveries: 0,
         };
         history.reopen();
         history
@@ -69,6 +72,9 @@ impl History {
     /// Appends an entry (written at the next [`flush`](Self::flush)); returns its number.
     pub fn emit(&mut self, event: Event) -> u64 {
         self.metrics.observe(&event, std::time::Instant::now());
+        if matches!(event, Event::Deliver { .. }) {
+            self.deliveries += 1;
+        }
         let seq = self.next_seq;
         self.next_seq += 1;
         self.pending.push(Entry {
@@ -81,6 +87,11 @@ impl History {
             self.pending.clear();
         }
         seq
+    }
+
+    /// How many deliveries were recorded so far.
+    pub fn deliveries(&self) -> u64 {
+        self.deliveries
     }
 
     /// Appends a sample of every busy actor to `metrics.jsonl`, given the queue depths.

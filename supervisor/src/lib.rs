@@ -27,6 +27,7 @@ pub mod shutdown;
 pub mod slot;
 pub mod spawner;
 pub mod spin;
+pub mod stuck;
 pub mod supervise;
 pub mod supervision;
 pub mod supervisor;

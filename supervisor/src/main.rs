@@ -33,6 +33,10 @@ struct Cli {
     /// Slow motion: at least this long between two deliveries, to watch messages flow
     #[arg(long, value_parser = eos::duration::parse)]
     slow_motion: Option<Duration>,
+    /// An actor handling one message this long, or mail waiting while nothing is delivered for
+    /// this long, is reported as stuck (journal, eos watch, eos doctor)
+    #[arg(long, default_value = "30s", value_parser = eos::duration::parse)]
+    stuck_after: Duration,
     /// The journal (journal.jsonl) is rotated when it grows past this many bytes
     #[arg(long, default_value_t = eos::journal::DEFAULT_MAX_BYTES)]
     journal_max_bytes: u64,
@@ -95,6 +99,7 @@ fn run(cli: Cli) -> Result<()> {
         journal_max_bytes: cli.journal_max_bytes,
         slow_motion: cli.slow_motion,
         record: cli.record,
+        stuck_after: cli.stuck_after,
     };
     let result = Supervisor::new(claim.root().clone(), config)?.run();
     claim.release();

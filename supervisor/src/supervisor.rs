@@ -29,6 +29,7 @@ use crate::queue::{Pending, Seen, Settled};
 use crate::registry::{Actor, Registry, Usr1};
 use crate::router::{self, Refused, Router};
 use crate::spin::{self, Spinner};
+use crate::stuck::{Look, Stuck};
 use crate::supervise::Supervising;
 use crate::{process, restore, spawner};
 
@@ -45,6 +46,8 @@ pub struct Config {
     pub slow_motion: Option<Duration>,
     /// Every payload kept in full; nothing delivered that cannot be recorded.
     pub record: bool,
+    /// How long before an actor or the system is reported as stuck.
+    pub stuck_after: Duration,
 }
 
 /// The field a copy made by a `duplicate` fault rule carries: the id of the original.
@@ -92,6 +95,8 @@ pub struct Supervisor {
     faults: Faults,
     /// The breakpoints in force.
     breaks: Breaks,
+    /// What is watched for being stuck.
+    stuck: Stuck,
     /// When the loop last polled (and so read signals).
     last_poll: Instant,
     /// An actor that wrote its state while handling a message, and when.
@@ -131,6 +136,7 @@ impl Supervisor {
             routed: Vec::new(),
             faults: Faults::default(),
             breaks: Breaks::default(),
+            stuck: Stuck::default(),
             result_due: None,
         })
     }
@@ -1216,6 +1222,31 @@ impl Supervisor {
             .map(|a| (a.id.to_string(), a.queue.len() as u64))
             .collect();
         self.history.sample_metrics(queues);
+        self.look_for_stuck();
+    }
+
+    /// Reports, once each, an actor handling one message too long, a queue that only grows,
+    /// and mail waiting while nothing is delivered and nothing is paused.
+    fn look_for_stuck(&mut self) {
+        let looks: Vec<Look> = self
+            .registry
+            .iter()
+            .filter(|a| a.lifecycle.is_running())
+            .map(|a| Look {
+                actor: a.id.to_string(),
+                handling: a.slot.message().map(ToString::to_string),
+                queue: a.queue.len() as u64,
+                paused: self.policy.is_paused(Some(&a.id)),
+            })
+            .collect();
+        let delivered = self.history.deliveries();
+        for (actors, what) in
+            self.stuck
+                .look(Instant::now(), self.config.stuck_after, delivered, &looks)
+        {
+            warn!("stuck: {what}");
+            self.history.emit(Journal::Stuck { actors, what });
+        }
     }
 
     fn reconcile(&mut self, id: &ActorId) {

@@ -174,6 +174,7 @@ fn examine(root: &Root) -> Vec<Finding> {
     }
     dead_letters(root, &mut findings);
     supervision(root, &mut findings);
+    stuck(root, &mut findings);
     disk(path, &mut findings);
     if findings.iter().all(|f| f.level <= Level::Note) {
         findings.push(finding(Level::Ok, "nothing is wrong", None));
@@ -284,6 +285,30 @@ fn actor(root: &Root, view: &ActorView, findings: &mut Vec<Finding>) {
             Level::Note,
             format!("`{id}` is paused"),
             Some("`eos resume`"),
+        ));
+    }
+}
+
+/// What the supervisor found stuck in the last hour (the journal's `stuck` entries).
+fn stuck(root: &Root, findings: &mut Vec<Finding>) {
+    let since = crate::clock::now_us().saturating_sub(3_600_000_000);
+    let mut seen = Vec::new();
+    for entry in crate::journal::read(root).into_iter().rev() {
+        if entry.us < since {
+            break;
+        }
+        if let crate::journal::Event::Stuck { what, .. } = entry.event
+            && !seen.contains(&what)
+            && seen.len() < 5
+        {
+            seen.push(what);
+        }
+    }
+    for what in seen {
+        findings.push(finding(
+            Level::Warning,
+            format!("stuck: {what}"),
+            Some("look at its log and `eos pending`; `eos kill` an actor that never answers"),
         ));
     }
 }

@@ -183,6 +183,9 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
                 }
             ),
         ),
+        Event::Stuck { actors, what } => {
+            styled(BAD, format!("stuck    {:<14} {what}", actors.join(",")))
+        }
         Event::Removed { actor, dead } => {
             format!("removed  {actor:<14} (cleaned up; {dead} message(s) to dead/)")
         }

@@ -28,6 +28,8 @@ struct Row {
     handling: Option<Value>,
     /// The breakpoint that paused this actor, if one did.
     paused_by: Option<String>,
+    /// What the supervisor found stuck about it lately (the journal's `stuck`).
+    stuck: Option<String>,
     messages_per_s: f64,
     /// The rates of the supervisor's last samples (`metrics.jsonl`), oldest first.
     rate_history: Vec<f64>,
@@ -69,7 +71,7 @@ pub fn run(root: &Root, out: &Output, interval: Duration) -> Result<ExitCode> {
 const SPARK: usize = 12;
 
 fn snapshot(root: &Root) -> Snapshot {
-    let rates = rates(root);
+    let (rates, stuck) = recent(root);
     let samples = crate::metrics::read_tail(root, TAIL_BYTES);
     let history = |id: &str| -> Vec<f64> {
         let all: Vec<f64> = samples
@@ -91,6 +93,11 @@ fn snapshot(root: &Root) -> Snapshot {
                 .ok()
                 .map(|m| m.get("payload").cloned().unwrap_or(m));
             Row {
+                stuck: stuck
+                    .iter()
+                    .rev()
+                    .find(|(actors, _)| actors.iter().any(|a| a == id.as_str()))
+                    .map(|(_, what)| what.clone()),
                 paused_by: super::debugger::paused_by(&dir.paused_file()),
                 rate_history: history(id.as_str()),
                 handling,
@@ -109,8 +116,30 @@ fn snapshot(root: &Root) -> Snapshot {
     }
 }
 
-/// The actor of every delivery in the last window, from the end of the journal.
-fn rates(root: &Root) -> Vec<String> {
+/// From the end of the journal: the actor of every delivery in the last window, and what was
+/// found stuck lately.
+#[allow(clippy::type_complexity)]
+fn recent(root: &Root) -> (Vec<String>, Vec<(Vec<String>, String)>) {
+    let entries = tail(root);
+    let since = clock::now_us().saturating_sub(WINDOW_US);
+    let lately = clock::now_us().saturating_sub(STUCK_WINDOW_US);
+    let mut rates = Vec::new();
+    let mut stuck = Vec::new();
+    for e in entries {
+        match e.event {
+            Event::Deliver { actor, .. } if e.us >= since => rates.push(actor),
+            Event::Stuck { actors, what } if e.us >= lately => stuck.push((actors, what)),
+            _ => {}
+        }
+    }
+    (rates, stuck)
+}
+
+/// A `stuck` entry is shown this long.
+const STUCK_WINDOW_US: u64 = 60_000_000;
+
+/// The entries at the end of the journal.
+fn tail(root: &Root) -> Vec<journal::Entry> {
     let Ok(mut file) = File::open(root.journal_file()) else {
         return Vec::new();
     };
@@ -131,15 +160,7 @@ fn rates(root: &Root) -> Vec<String> {
     };
     let mut entries = Vec::new();
     journal::read_lines(&bytes[from..], &mut entries);
-    let since = clock::now_us().saturating_sub(WINDOW_US);
     entries
-        .into_iter()
-        .filter(|e| e.us >= since)
-        .filter_map(|e| match e.event {
-            Event::Deliver { actor, .. } => Some(actor),
-            _ => None,
-        })
-        .collect()
 }
 
 fn render(snapshot: &Snapshot) -> String {
@@ -171,7 +192,9 @@ fn render(snapshot: &Snapshot) -> String {
         ),
     ));
     for row in &snapshot.actors {
-        let status = if row.actor.paused {
+        let status = if row.stuck.is_some() {
+            "STUCK".to_owned()
+        } else if row.actor.paused {
             "paused".to_owned()
         } else {
             row.actor.status.clone()
@@ -185,6 +208,7 @@ fn render(snapshot: &Snapshot) -> String {
             row.messages_per_s,
             crate::metrics::sparkline(&row.rate_history),
             match (&row.paused_by, &row.handling) {
+                _ if row.stuck.is_some() => styled(WARN, row.stuck.as_deref().unwrap_or("")),
                 (Some(by), _) => styled(WARN, by),
                 (None, Some(h)) => crate::history::label(h, 40),
                 (None, None) => String::new(),

@@ -69,3 +69,38 @@ fn wait_until_a_state_matches_the_system_is_idle_or_a_message_is_handled() {
     };
     assert!(status.success());
 }
+
+#[test]
+fn stuck_actors_are_reported_in_the_journal_watch_and_doctor() {
+    let mut sys = System::new();
+    sys.start_with(&["--stuck-after", "400ms"]);
+    sys.spawn("h", &counter_sh(), &["hold"]);
+    sys.send("h", "first", "{}");
+    sys.send("h", "second", "{}");
+    let stuck = || {
+        std::fs::read_to_string(sys.path("journal.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["event"] == "stuck")
+            .map(|e| e["what"].as_str().unwrap_or("").to_owned())
+            .collect::<Vec<_>>()
+    };
+    wait_until("both are reported", || {
+        let found = stuck();
+        found
+            .iter()
+            .any(|w| w.contains("h has been handling first"))
+            && found.iter().any(|w| w.contains("nothing was delivered"))
+    });
+    assert_eq!(stuck().len(), 2, "each once: {:?}", stuck());
+    let watch = json_of(&sys.eos(&["--json", "watch"]));
+    let row = &watch["actors"][0];
+    assert!(row["stuck"].as_str().is_some(), "{row}");
+    let doctor = sys.eos(&["doctor"]);
+    assert!(
+        text(&doctor).0.contains("stuck: h has been handling first"),
+        "{}",
+        text(&doctor).0
+    );
+}
