@@ -207,3 +207,117 @@ fn write(root: &Root, out: &Output, name: &str, rule: &Rule) -> Result<ExitCode>
 fn all_rules(root: &Root) -> Vec<(String, Result<Rule, String>)> {
     rules::read(&root.faults_dir(), Rule::check)
 }
+
+/// What `eos chaos` takes: a chance per message for each kind of fault, one seed for all.
+#[derive(clap::Args)]
+pub struct Chaos {
+    /// The seed every chance is drawn from, with each message's id
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Chance a message is dropped
+    #[arg(long)]
+    drop: Option<f64>,
+    /// Chance a message is delayed (by --delay-ms)
+    #[arg(long)]
+    delay: Option<f64>,
+    /// How long a delay is: milliseconds or MIN..MAX
+    #[arg(long, default_value = "50..500")]
+    delay_ms: String,
+    /// Chance a message is delivered twice
+    #[arg(long)]
+    duplicate: Option<f64>,
+    /// Chance a message is held back so that later ones overtake it
+    #[arg(long)]
+    reorder: Option<f64>,
+    /// Chance an actor is killed when a message arrives for it
+    #[arg(long)]
+    crash: Option<f64>,
+    /// Groups cut apart now and then: `a,b/c`
+    #[arg(long)]
+    partition: Option<String>,
+    /// Chance a message across the partition is lost (1: always)
+    #[arg(long, default_value_t = 0.5)]
+    partition_rate: f64,
+    /// Remove the chaos rules
+    #[arg(long)]
+    off: bool,
+}
+
+/// `eos chaos --seed S --drop 0.1 …`: writes one seeded rule a kind of fault (`chaos-<kind>`),
+/// so the same seed and the same messages give the same faults; `--off` removes them.
+pub fn chaos(root: &Root, out: &Output, chaos: Chaos) -> Result<ExitCode> {
+    let dir = root.faults_dir();
+    for (name, _) in all_rules(root) {
+        if name.starts_with("chaos-") {
+            std::fs::remove_file(dir.join(format!("{name}.json")))?;
+        }
+    }
+    if chaos.off {
+        out.say(format!("{} the chaos rules", styled(GOOD, "removed")))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ms = match chaos.delay_ms.split_once("..") {
+        Some((a, b)) => Millis::Range([a.trim().parse()?, b.trim().parse()?]),
+        None => Millis::Fixed(chaos.delay_ms.trim().parse()?),
+    };
+    let base = |kind: Kind, probability: f64| Rule {
+        kind,
+        from: None,
+        to: None,
+        payload: None,
+        probability: Some(probability),
+        count: None,
+        seed: chaos.seed,
+        ms: None,
+        copies: None,
+        groups: Vec::new(),
+        one_way: false,
+        after: None,
+    };
+    let mut written = Vec::new();
+    let kinds = [
+        (Kind::Drop, chaos.drop),
+        (Kind::Delay, chaos.delay),
+        (Kind::Duplicate, chaos.duplicate),
+        (Kind::Reorder, chaos.reorder),
+        (Kind::Crash, chaos.crash),
+    ];
+    for (kind, chance) in kinds {
+        let Some(chance) = chance else { continue };
+        let mut rule = base(kind, chance);
+        if kind == Kind::Delay {
+            rule.ms = Some(ms);
+        }
+        rule.check()
+            .map_err(|e| anyhow!("--{}: {e}", kind.as_str()))?;
+        let name = format!("chaos-{}", kind.as_str());
+        rules::write(&dir, &name, &rule)?;
+        written.push(name);
+    }
+    if let Some(groups) = &chaos.partition {
+        let mut rule = base(Kind::Partition, chaos.partition_rate);
+        rule.groups = groups
+            .split('/')
+            .map(|g| {
+                g.split(',')
+                    .map(|a| a.trim().to_owned())
+                    .filter(|a| !a.is_empty())
+                    .collect()
+            })
+            .collect();
+        rule.check().map_err(|e| anyhow!("--partition: {e}"))?;
+        rules::write(&dir, "chaos-partition", &rule)?;
+        written.push("chaos-partition".into());
+    }
+    if written.is_empty() {
+        bail!("say which faults and how often, e.g. `eos chaos --seed 7 --drop 0.1 --delay 0.2`");
+    }
+    out.say(format!(
+        "{} {} (seed {}): the same seed and messages give the same faults; `eos chaos --off` ends it",
+        styled(GOOD, "chaos"),
+        written.join(", "),
+        chaos.seed
+    ))?;
+    out.data(&json!({"rules": written, "seed": chaos.seed}))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -364,6 +364,8 @@ enum Command {
     },
     /// Remove every partition
     Heal,
+    /// Seeded faults of every kind at given rates (rules chaos-* in faults/)
+    Chaos(faults::Chaos),
     /// Wait until an actor's state matches, the system is idle, or a message is handled
     /// (exit code 0; 1 when the time runs out, 2 for a condition that does not parse)
     Wait {
@@ -520,6 +522,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             name,
         } => faults::partition(&root, &out, &groups, one_way, name),
         Command::Heal => faults::heal(&root, &out),
+        Command::Chaos(chaos) => faults::chaos(&root, &out, chaos),
         Command::Break { action } => match action {
             BreakAction::Add(add) => breaks::add(&root, &out, add),
             BreakAction::List => breaks::list(&root, &out),

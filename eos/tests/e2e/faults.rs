@@ -193,3 +193,46 @@ fn the_same_seed_and_messages_give_the_same_faults() {
     assert_eq!(first, dropped_with_seed("42"));
     assert_ne!(first, dropped_with_seed("43"));
 }
+
+/// The faults chaos made, as (kind, message), out of the same 30 messages.
+fn chaos_run(seed: &str) -> BTreeSet<(String, String)> {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("r", &counter_sh(), &[]);
+    ok(&sys.eos(&[
+        "chaos",
+        "--seed",
+        seed,
+        "--drop",
+        "0.2",
+        "--duplicate",
+        "0.2",
+        "--delay",
+        "0.2",
+        "--delay-ms",
+        "10..40",
+    ]));
+    for n in 0..30 {
+        sys.send("r", &format!("c{n:02}"), "{}");
+    }
+    ok(&sys.eos(&["wait", "idle", "--timeout", "30s"]));
+    faults(&sys)
+        .iter()
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_owned(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .filter(|(_, m)| m.starts_with('c'))
+        .collect()
+}
+
+#[test]
+fn seeded_chaos_gives_the_same_faults_for_the_same_messages() {
+    let first = chaos_run("5");
+    let kinds: BTreeSet<&str> = first.iter().map(|(k, _)| k.as_str()).collect();
+    assert!(kinds.len() >= 2, "several kinds: {first:?}");
+    assert_eq!(first, chaos_run("5"));
+    assert_ne!(first, chaos_run("6"));
+}
