@@ -325,7 +325,7 @@ pub fn filter(messages: Vec<Message>, filter: &Filter) -> Vec<Message> {
 }
 
 /// The ids of `id`'s ancestors (following `cause`), `id` itself, and its descendants.
-fn causal_chain(messages: &[Message], id: &str) -> BTreeSet<String> {
+pub fn causal_chain(messages: &[Message], id: &str) -> BTreeSet<String> {
     let cause_of: HashMap<&str, &str> = messages
         .iter()
         .filter_map(|m| Some((m.id.as_str(), m.cause.as_deref()?)))

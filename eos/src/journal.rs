@@ -96,6 +96,17 @@ pub enum Event {
         only_actor: bool,
         detail: String,
     },
+    /// An invariant did not hold after `after` was handled by `actor`: violation `number`
+    /// (`violations/<number>.json`); delivery paused.
+    Violation {
+        number: u64,
+        invariant: String,
+        what: String,
+        actor: String,
+        after: String,
+    },
+    /// An invariant could not say (a runtime error, a loop): `error`.
+    InvariantError { invariant: String, error: String },
     /// Something looks stuck (`what` says how): an actor handling one message for long, a queue
     /// that only grows, mail waiting while nothing is delivered and nothing is paused.
     Stuck { actors: Vec<String>, what: String },
@@ -236,14 +247,18 @@ impl Event {
             | Event::StateEdited { actor, .. }
             | Event::Removed { actor, .. }
             | Event::Fault { actor, .. }
-            | Event::Break { actor, .. } => Some(actor),
+            | Event::Break { actor, .. }
+            | Event::Violation { actor, .. } => Some(actor),
             Event::Send { to, .. } | Event::Route { to, .. } => Some(to),
             Event::Dead { actor, .. } | Event::Pause { actor } | Event::Resume { actor } => {
                 actor.as_deref()
             }
             Event::Down { watcher, .. } => Some(watcher),
             Event::Stuck { actors, .. } => actors.first().map(String::as_str),
-            Event::Lost { .. } | Event::Escalate { .. } | Event::GiveUp { .. } => None,
+            Event::Lost { .. }
+            | Event::Escalate { .. }
+            | Event::GiveUp { .. }
+            | Event::InvariantError { .. } => None,
         }
     }
 }

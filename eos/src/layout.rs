@@ -51,6 +51,8 @@ const PROBLEM: &str = "problem.txt";
 const TREES: &str = "trees";
 const FAULTS: &str = "faults";
 const BREAKPOINTS: &str = "breakpoints";
+const INVARIANTS: &str = "invariants";
+const VIOLATIONS: &str = "violations";
 const SUPERVISION: &str = "supervision.json";
 const RESTART: &str = "restart";
 const MONITORS: &str = "monitors";
@@ -228,7 +230,20 @@ impl Root {
             SUPERVISION,
             FAULTS,
             BREAKPOINTS,
+            INVARIANTS,
+            VIOLATIONS,
         ]
+    }
+
+    /// Invariants: Rune files with `pub fn check(states)`.
+    pub fn invariants_dir(&self) -> PathBuf {
+        self.path.join(INVARIANTS)
+    }
+
+    /// One JSON file a violation found, numbered: the invariant, what is wrong, the states and
+    /// the messages that led there.
+    pub fn violations_dir(&self) -> PathBuf {
+        self.path.join(VIOLATIONS)
     }
 
     /// Breakpoints, one JSON file each (see [`crate::breakpoints`]).
@@ -262,12 +277,14 @@ impl Root {
     }
 
     /// Every directory the supervisor creates at start.
-    pub fn dirs(&self) -> [PathBuf; 11] {
+    pub fn dirs(&self) -> [PathBuf; 13] {
         [
             self.path.clone(),
             self.trees_dir(),
             self.faults_dir(),
             self.breakpoints_dir(),
+            self.invariants_dir(),
+            self.violations_dir(),
             self.spawn_dir(),
             self.send_dir(),
             self.running_dir(),

@@ -2,8 +2,10 @@
 //! ([`host`]), the conversion of values between JSON and Rune ([`convert`]), and the context
 //! both compile scripts with ([`context`]), so the editor knows exactly what a script can call.
 
+pub mod compile;
 pub mod convert;
 pub mod host;
+pub mod invariants;
 
 use std::path::Path;
 

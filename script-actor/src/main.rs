@@ -61,6 +61,8 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
     let result = if args.get(1).map(String::as_str) == Some("--check") {
         check(&args[2..])
+    } else if args.get(1).map(String::as_str) == Some("--invariants") {
+        invariants(args.get(2).map(String::as_str).unwrap_or("."))
     } else {
         let cli = Cli::parse();
         if cli.dry_run {
@@ -74,7 +76,49 @@ fn main() -> ExitCode {
     })
 }
 
-/// The scripting context: Rune's standard modules and EOS's host functions.
+/// `--invariants ROOT`: runs the root's invariants on every actor's state as it is on disk;
+/// one JSON line each (`{"invariant", "verdict": "holds"|"violated"|"failed"|"does not compile",
+/// "what"}`). Exit code 1 when one does not hold.
+fn invariants(root: &str) -> Result<ExitCode> {
+    use script_actor::invariants::{Invariants, Verdict};
+    let root = eos::Root::new(root);
+    let invariants = Invariants::load(&root.invariants_dir())?;
+    let mut states = serde_json::Map::new();
+    for name in fsio::names(&root.running_dir()).unwrap_or_default() {
+        let Ok(id) = eos::ActorId::parse(&name) else {
+            continue;
+        };
+        let state =
+            fsio::read_json(&root.actor(&id).state_file()).unwrap_or(serde_json::Value::Null);
+        states.insert(name, state);
+    }
+    let mut all_hold = true;
+    for (name, problem) in invariants.problems() {
+        all_hold = false;
+        println!(
+            "{}",
+            serde_json::json!({"invariant": name, "verdict": "does not compile", "what": problem})
+        );
+    }
+    for (name, verdict) in invariants.check(&serde_json::Value::Object(states)) {
+        let (word, what) = match verdict {
+            Verdict::Holds => ("holds", String::new()),
+            Verdict::Violated(what) => ("violated", what),
+            Verdict::Failed(why) => ("failed", why),
+        };
+        all_hold &= word == "holds";
+        println!(
+            "{}",
+            serde_json::json!({"invariant": name, "verdict": word, "what": what})
+        );
+    }
+    Ok(if all_hold {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 /// `--check FILE...`: compiles each script; errors go to standard error as
 /// `file:line:col: error: message` lines with a report below.
 fn check(files: &[String]) -> Result<ExitCode> {

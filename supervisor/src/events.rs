@@ -38,6 +38,8 @@ pub enum Watched {
     Faults,
     /// Breakpoints.
     Breakpoints,
+    /// Invariants.
+    Invariants,
     Dead,
     DeadSpawn,
     Control,
@@ -136,7 +138,8 @@ impl Events {
             | Watched::Spool(_)
             | Watched::Trees
             | Watched::Faults
-            | Watched::Breakpoints => {
+            | Watched::Breakpoints
+            | Watched::Invariants => {
                 arriving | AddWatchFlags::IN_DELETE | AddWatchFlags::IN_MOVED_FROM
             }
             Watched::Spawn

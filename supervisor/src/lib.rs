@@ -8,6 +8,7 @@
 //! by [`supervise`]).
 
 pub mod breaks;
+pub mod check;
 pub mod control;
 pub mod delivery;
 pub mod events;

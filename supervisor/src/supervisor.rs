@@ -18,6 +18,7 @@ use nix::sys::signal::Signal;
 use serde_json::Value;
 
 use crate::breaks::{Breaks, Hit};
+use crate::check::Checks;
 use crate::delivery::{self, Placed};
 use crate::events::{Change, Event, Events, Watched};
 use crate::faults::{Effect, Faults};
@@ -97,6 +98,8 @@ pub struct Supervisor {
     breaks: Breaks,
     /// What is watched for being stuck.
     stuck: Stuck,
+    /// The invariants.
+    pub(crate) checks: Checks,
     /// When the loop last polled (and so read signals).
     last_poll: Instant,
     /// An actor that wrote its state while handling a message, and when.
@@ -115,6 +118,7 @@ impl Supervisor {
         events.watch(&root.trees_dir(), Watched::Trees)?;
         events.watch(&root.faults_dir(), Watched::Faults)?;
         events.watch(&root.breakpoints_dir(), Watched::Breakpoints)?;
+        events.watch(&root.invariants_dir(), Watched::Invariants)?;
         let history = History::open(&root, config.journal_max_bytes, config.record);
         let base = base_policy(config.slow_motion);
         let started_pace = (config.tick, config.slow_motion);
@@ -137,6 +141,7 @@ impl Supervisor {
             faults: Faults::default(),
             breaks: Breaks::default(),
             stuck: Stuck::default(),
+            checks: Checks::default(),
             result_due: None,
         })
     }
@@ -145,6 +150,7 @@ impl Supervisor {
     pub fn run(mut self) -> Result<()> {
         self.load_faults();
         self.load_breakpoints();
+        self.load_invariants();
         let exited = self.restore()?;
         self.load_trees();
         self.restart_due_after_restore(exited);
@@ -285,6 +291,9 @@ impl Supervisor {
                     if !layout::is_ignored(&name) && layout::explained_by(&name).is_none() =>
                 {
                     self.load_breakpoints()
+                }
+                (Watched::Invariants, _) if name.ends_with(".rn") && !layout::is_ignored(&name) => {
+                    self.load_invariants()
                 }
                 _ => {}
             },
@@ -467,6 +476,9 @@ impl Supervisor {
         {
             let detail = format!("the state of {id} came to match, after {message}");
             self.hit_break(hit, id, detail);
+        }
+        if !failed {
+            self.check_invariants(id, message.as_str());
         }
         self.history.emit(Journal::Result {
             message: message.to_string(),
@@ -657,7 +669,7 @@ impl Supervisor {
     }
 
     /// A `paused` file appeared or went away, in the root (`None`) or an actor's folder.
-    fn paused(&mut self, actor: Option<ActorId>, change: Change) {
+    pub(crate) fn paused(&mut self, actor: Option<ActorId>, change: Change) {
         let paused = change == Change::Arrived;
         if self.policy.set(actor.as_ref(), paused) {
             let actor = actor.map(|a| a.to_string());

@@ -186,6 +186,24 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
         Event::Stuck { actors, what } => {
             styled(BAD, format!("stuck    {:<14} {what}", actors.join(",")))
         }
+        Event::Violation {
+            number,
+            invariant,
+            what,
+            actor,
+            after,
+        } => styled(
+            BAD,
+            format!(
+                "VIOLATED {actor:<14} invariant `{invariant}` after {}: {what} \
+                 (violations/{number}.json; paused)",
+                id(after)
+            ),
+        ),
+        Event::InvariantError { invariant, error } => styled(
+            WARN,
+            format!("invariant `{invariant}` could not be checked: {error}"),
+        ),
         Event::Removed { actor, dead } => {
             format!("removed  {actor:<14} (cleaned up; {dead} message(s) to dead/)")
         }

@@ -8,6 +8,7 @@ mod debugger;
 mod demo;
 mod doctor;
 mod faults;
+mod invariants;
 mod locate;
 mod log;
 mod messages;
@@ -86,6 +87,12 @@ enum WaitFor {
         #[arg(long)]
         from: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum InvariantsAction {
+    /// Run every invariant on the states as they are now
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -350,6 +357,12 @@ enum Command {
         #[command(subcommand)]
         action: BreakAction,
     },
+    /// Invariants: Rune files in invariants/ with `pub fn check(states)`, checked after every
+    /// delivery (a violation pauses the system and is kept in violations/)
+    Invariants {
+        #[command(subcommand)]
+        action: InvariantsAction,
+    },
     /// Split actors into groups that cannot reach each other: `eos partition a,b / c`
     Partition {
         /// The groups, with / between them
@@ -522,6 +535,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             name,
         } => faults::partition(&root, &out, &groups, one_way, name),
         Command::Heal => faults::heal(&root, &out),
+        Command::Invariants {
+            action: InvariantsAction::Check,
+        } => invariants::check(&root, &out),
         Command::Chaos(chaos) => faults::chaos(&root, &out, chaos),
         Command::Break { action } => match action {
             BreakAction::Add(add) => breaks::add(&root, &out, add),

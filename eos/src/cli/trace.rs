@@ -40,6 +40,9 @@ pub struct Options {
     /// led to it and what it led to
     #[arg(long)]
     chain: Option<String>,
+    /// The messages that led to violation N (violations/N.json)
+    #[arg(long, conflicts_with = "chain")]
+    violation: Option<u64>,
     /// Write to this file instead of standard output
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -53,11 +56,20 @@ pub fn run(root: &Root, out: &Output, options: Options) -> Result<ExitCode> {
             root.path().display()
         ));
     }
+    let chain = match options.violation {
+        Some(n) => {
+            let file = root.violations_dir().join(format!("{n}.json"));
+            let record: serde_json::Value = crate::fsio::read_json(&file)
+                .with_context(|| format!("there is no violation {n} ({})", file.display()))?;
+            record["after"].as_str().map(str::to_owned)
+        }
+        None => options.chain,
+    };
     let filter = Filter {
         actors: options.actors,
         since_us: options.since.as_deref().map(when).transpose()?,
         until_us: options.until.as_deref().map(when).transpose()?,
-        chain: options.chain,
+        chain,
     };
     let messages = history::filter(history::messages(&entries), &filter);
     let marks = history::filter_marks(history::marks(&entries), &messages, &filter);

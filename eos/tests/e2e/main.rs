@@ -16,6 +16,7 @@ mod editor;
 mod faults;
 mod hardening;
 mod history;
+mod invariants;
 mod lifecycle;
 mod metrics;
 mod routing;
