@@ -19,10 +19,46 @@ fn rune_files(dir: &Path, found: &mut Vec<PathBuf>) {
             continue;
         }
         if path.is_dir() {
-            rune_files(&path, found);
+            // Invariants have `check`, not `handle`: see the test below.
+            if name != "invariants" {
+                rune_files(&path, found);
+            }
         } else if path.extension().is_some_and(|e| e == "rn") {
             found.push(path);
         }
+    }
+}
+
+/// Every folder called `invariants` in the repository.
+fn invariant_dirs(dir: &Path, found: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name == "target" || name.to_string_lossy().starts_with('.') || !path.is_dir() {
+            continue;
+        }
+        if name == "invariants" {
+            found.push(path);
+        } else {
+            invariant_dirs(&path, found);
+        }
+    }
+}
+
+#[test]
+fn every_invariant_in_the_repository_compiles() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut dirs = Vec::new();
+    invariant_dirs(repo, &mut dirs);
+    assert!(!dirs.is_empty());
+    for dir in dirs {
+        let invariants = script_actor::invariants::Invariants::load(&dir).unwrap();
+        let problems: Vec<_> = invariants.problems().collect();
+        assert!(problems.is_empty(), "{}: {problems:?}", dir.display());
+        assert!(!invariants.is_empty(), "{}", dir.display());
     }
 }
 

@@ -90,3 +90,49 @@ fn a_violation_pauses_the_system_and_leaves_its_states_and_chain() {
     assert!(drawn.contains("->>") && !drawn.contains("m5"), "{drawn}");
     assert_eq!(sys.handled("a").len(), 2, "m5 waits");
 }
+
+#[test]
+fn the_two_phase_commit_playground_breaks_atomicity_when_a_vote_is_lost() {
+    let mut sys = System::new();
+    sys.start();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../playground/2pc");
+    for p in ["p1", "p2", "p3"] {
+        sys.spawn_script(p, &dir.join("participant.rn"), &[]);
+    }
+    sys.spawn_script("coord", &dir.join("coordinator.rn"), &[]);
+    fs::copy(
+        dir.join("invariants/atomicity.rn"),
+        sys.path("invariants/atomicity.rn"),
+    )
+    .unwrap();
+    // One transaction goes through.
+    ok(&sys.eos(&[
+        "send",
+        "coord",
+        r#"{"begin": "t1", "participants": ["p1", "p2", "p3"]}"#,
+    ]));
+    ok(&sys.eos(&["wait", "state", "p3", "outcome == commit"]));
+    // p2's next vote is lost: the coordinator's timer fires, and its bug shows.
+    ok(&sys.eos(&[
+        "fault", "add", "drop", "--from", "p2", "--to", "coord", "--count", "1",
+    ]));
+    ok(&sys.eos(&[
+        "send",
+        "coord",
+        r#"{"begin": "t2", "participants": ["p1", "p2", "p3"]}"#,
+    ]));
+    wait_until("the violation pauses everything", || {
+        sys.path("violations/1.json").exists()
+    });
+    let record = read_json(&sys.path("violations/1.json"));
+    assert_eq!(record["invariant"], "atomicity");
+    assert!(
+        record["what"].as_str().unwrap().contains("aborted"),
+        "{record}"
+    );
+    let trace = ok(&sys.eos(&["trace", "--violation", "1"]));
+    assert!(
+        trace.contains("timeout"),
+        "the timer is in the chain: {trace}"
+    );
+}
