@@ -357,6 +357,8 @@ fn the_benchmark_reports_every_figure() {
             );
         }
     }
+    let cost = &figures["disk"]["rules_and_invariants"];
+    assert!(cost["ratio"].as_f64().is_some_and(|r| r > 0.0), "{cost}");
     let supervision = &figures["disk"]["supervision"];
     assert_eq!(supervision["tree_actors"], 10, "{supervision}");
     for key in ["tree_applied_s", "one_for_all_restart_s"] {
