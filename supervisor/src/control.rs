@@ -212,7 +212,15 @@ impl Supervisor {
                 actor: actor.to_string(),
             });
         };
-        match delivery::place(a, &file, &mut self.intake, &mut self.history, now, true) {
+        match delivery::place(
+            a,
+            &file,
+            &mut self.intake,
+            &mut self.history,
+            now,
+            true,
+            false,
+        ) {
             Placed::Delivered { message, payload } => {
                 a.slot.signal(&Usr1(&a.lifecycle));
                 self.policy.delivered(Instant::now());
@@ -231,6 +239,8 @@ impl Supervisor {
                 message: file,
                 reason: "it is not valid JSON (yet?): fix it and ask again".into(),
             }),
+            // A person's delivery does not wait for a timer: this does not happen.
+            Placed::NotDue(_) => Err(Refusal::NoSuchMessage { message: file }),
             Placed::SetAside { message, reason } => Err(Refusal::SetAside {
                 message: message.to_string(),
                 reason,

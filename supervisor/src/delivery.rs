@@ -33,6 +33,8 @@ pub enum Placed {
     Occupied,
     /// Not readable yet; try again at this time.
     NotBefore(Instant),
+    /// A timer not due yet (found so when it was read): hold it until then.
+    NotDue(Instant),
     /// Not a valid message: set aside, with this reason.
     SetAside {
         message: MessageId,
@@ -51,6 +53,7 @@ pub fn place(
     history: &mut History,
     now: Instant,
     want_payload: bool,
+    honour_due: bool,
 ) -> Placed {
     let spool = actor.dir.spool_dir();
     let Some(pending) = actor.queue.get_mut(file) else {
@@ -75,6 +78,17 @@ pub fn place(
             Err(placed) => return placed,
         },
     };
+    // A timer read here (after a supervisor restart, or edited by hand) waits for its time,
+    // unless a person is delivering it.
+    let now_ms = eos::clock::now_us() / 1000;
+    if honour_due
+        && let Some(due) = envelope.due_ms().filter(|&d| d > now_ms)
+        && let Some(p) = actor.queue.get_mut(file)
+    {
+        p.envelope = Some(envelope);
+        p.stale = false;
+        return Placed::NotDue(now + Duration::from_millis(due - now_ms));
+    }
     let message = envelope.id_or(&indexed);
     let moved = if rewrite {
         // Not an envelope as it is (a plain payload, a copy with a new id): the envelope is

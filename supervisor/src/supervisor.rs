@@ -418,6 +418,7 @@ impl Supervisor {
             &mut self.history,
             now,
             watched,
+            true,
         ) {
             Placed::Delivered { message, payload } => {
                 actor.slot.signal(&Usr1(&actor.lifecycle));
@@ -440,6 +441,10 @@ impl Supervisor {
             }
             Placed::NotBefore(t) => {
                 actor.held_until = Some(t);
+                false
+            }
+            Placed::NotDue(t) => {
+                actor.queue.hold(file, t);
                 false
             }
             Placed::SetAside { .. } | Placed::Gone => false,

@@ -68,3 +68,30 @@ fn a_timer_waits_visibly_until_due_and_can_be_fired_early() {
     ok(&sys.eos(&["deliver", "later"]));
     wait_until("fired early", || sys.state("t")["ticks"] == 2);
 }
+
+#[test]
+fn a_timer_still_waits_after_the_supervisor_is_killed_and_started_again() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("c", &counter_sh(), &[]);
+    sys.send(
+        "c",
+        "timer",
+        r#"{"sender": null, "payload": {}, "delay_ms": 600000}"#,
+    );
+    wait_until("it waits in the spool", || {
+        sys.ls("running/c/spool").len() == 1
+    });
+    sys.kill9();
+    sys.start();
+    sys.wait_running("c");
+    // Had the timer not been held again, it would go first: it is first in the spool.
+    sys.send("c", "now", "{}");
+    wait_until("the later message is handled", || {
+        sys.handled("c").contains(&"now".to_owned())
+    });
+    assert!(!sys.handled("c").contains(&"timer".to_owned()));
+    wait_until("only the timer waits", || {
+        sys.ls("running/c/spool") == ["000000000000-timer.json"]
+    });
+}
