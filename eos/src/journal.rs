@@ -107,6 +107,9 @@ pub enum Event {
     },
     /// An invariant could not say (a runtime error, a loop): `error`.
     InvariantError { invariant: String, error: String },
+    /// Virtual time moved on to when `message`, a timer or a delayed message to `actor`, is
+    /// due: nothing else could be delivered.
+    TimeAdvanced { actor: String, message: String },
     /// Something looks stuck (`what` says how): an actor handling one message for long, a queue
     /// that only grows, mail waiting while nothing is delivered and nothing is paused.
     Stuck { actors: Vec<String>, what: String },
@@ -248,7 +251,8 @@ impl Event {
             | Event::Removed { actor, .. }
             | Event::Fault { actor, .. }
             | Event::Break { actor, .. }
-            | Event::Violation { actor, .. } => Some(actor),
+            | Event::Violation { actor, .. }
+            | Event::TimeAdvanced { actor, .. } => Some(actor),
             Event::Send { to, .. } | Event::Route { to, .. } => Some(to),
             Event::Dead { actor, .. } | Event::Pause { actor } | Event::Resume { actor } => {
                 actor.as_deref()

@@ -37,6 +37,10 @@ struct Cli {
     /// this long, is reported as stuck (journal, eos watch, eos doctor)
     #[arg(long, default_value = "30s", value_parser = eos::duration::parse)]
     stuck_after: Duration,
+    /// Virtual time: timers and delays fire only when nothing else can be delivered, the one
+    /// due first first, so that runs with timers reproduce
+    #[arg(long)]
+    virtual_time: bool,
     /// The journal (journal.jsonl) is rotated when it grows past this many bytes
     #[arg(long, default_value_t = eos::journal::DEFAULT_MAX_BYTES)]
     journal_max_bytes: u64,
@@ -100,6 +104,7 @@ fn run(cli: Cli) -> Result<()> {
         slow_motion: cli.slow_motion,
         record: cli.record,
         stuck_after: cli.stuck_after,
+        virtual_time: cli.virtual_time,
     };
     let result = Supervisor::new(claim.root().clone(), config)?.run();
     claim.release();

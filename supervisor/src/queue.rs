@@ -92,8 +92,11 @@ pub struct Queue {
     moved: Vec<Settled>,
     /// Messages routed in this turn still in `send/`: where they are, and their spool names.
     unmoved: HashMap<std::path::PathBuf, String>,
-    /// Messages a fault rule holds back, until when (few: looked through in full).
+    /// Messages a fault rule or a timer holds back, until when (few: looked through in full).
     held: BTreeMap<String, std::time::Instant>,
+    /// In virtual time a held message is released only by [`release`](Self::release), when
+    /// nothing else can be delivered; the clock does not release it.
+    pub virtual_time: bool,
 }
 
 impl Queue {
@@ -116,9 +119,10 @@ impl Queue {
         let Some(now) = now.filter(|_| !self.held.is_empty()) else {
             return self.head();
         };
+        let due = |t: &std::time::Instant| !self.virtual_time && *t <= now;
         self.pending
             .iter()
-            .find(|(f, _)| self.held.get(*f).is_none_or(|t| *t <= now))
+            .find(|(f, _)| self.held.get(*f).is_none_or(due))
             .map(|(f, p)| (f.as_str(), p))
     }
 
@@ -127,11 +131,30 @@ impl Queue {
         self.held.insert(file.to_owned(), until);
     }
 
-    /// When the next held message may be delivered.
+    /// When the next held message may be delivered (never by the clock in virtual time).
     pub fn next_release(&mut self, now: std::time::Instant) -> Option<std::time::Instant> {
         let pending = &self.pending;
-        self.held.retain(|f, t| pending.contains_key(f) && *t > now);
+        let virtual_time = self.virtual_time;
+        self.held
+            .retain(|f, t| pending.contains_key(f) && (virtual_time || *t > now));
+        if virtual_time {
+            return None;
+        }
         self.held.values().min().copied()
+    }
+
+    /// The held message due first, and when.
+    pub fn earliest_held(&self) -> Option<(std::time::Instant, &str)> {
+        self.held
+            .iter()
+            .filter(|(f, _)| self.pending.contains_key(*f))
+            .map(|(f, t)| (*t, f.as_str()))
+            .min()
+    }
+
+    /// Lets a held message be delivered (virtual time moved to it).
+    pub fn release(&mut self, file: &str) {
+        self.held.remove(file);
     }
 
     pub fn get(&self, file: &str) -> Option<&Pending> {

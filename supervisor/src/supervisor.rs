@@ -49,6 +49,9 @@ pub struct Config {
     pub record: bool,
     /// How long before an actor or the system is reported as stuck.
     pub stuck_after: Duration,
+    /// Timers (and delays) fire only when nothing else can be delivered, earliest first: runs
+    /// with timers reproduce.
+    pub virtual_time: bool,
 }
 
 /// The field a copy made by a `duplicate` fault rule carries: the id of the original.
@@ -359,9 +362,45 @@ impl Supervisor {
                     soon(t);
                     return wake;
                 }
+                Decision::Idle if self.config.virtual_time && self.advance_virtual_time() => {}
                 Decision::Idle => return wake,
             }
         }
+    }
+
+    /// Virtual time: nothing can be delivered, so time moves to the held message due first,
+    /// which is released. Not while something is being handled or delivery is paused. Returns
+    /// whether one was.
+    fn advance_virtual_time(&mut self) -> bool {
+        if self.policy.is_paused(None) || self.registry.iter().any(|a| !a.slot.is_free()) {
+            return false;
+        }
+        let next = self
+            .registry
+            .iter()
+            .filter(|a| a.lifecycle.is_ready() && !self.policy.is_paused(Some(&a.id)))
+            .filter_map(|a| {
+                let (t, file) = a.queue.earliest_held()?;
+                Some((t, a.id.clone(), file.to_owned()))
+            })
+            .min();
+        let Some((_, id, file)) = next else {
+            return false;
+        };
+        let Some(actor) = self.registry.get_mut(&id) else {
+            return false;
+        };
+        let message = actor
+            .queue
+            .get(&file)
+            .map(|p| p.message.to_string())
+            .unwrap_or_default();
+        actor.queue.release(&file);
+        self.history.emit(Journal::TimeAdvanced {
+            actor: id.to_string(),
+            message,
+        });
+        true
     }
 
     /// An exit breakpoint for `id`, if one is hit.
@@ -418,7 +457,8 @@ impl Supervisor {
             &mut self.history,
             now,
             watched,
-            true,
+            // In virtual time the clock in the file means nothing: time moved on to it.
+            !self.config.virtual_time,
         ) {
             Placed::Delivered { message, payload } => {
                 actor.slot.signal(&Usr1(&actor.lifecycle));
@@ -1089,6 +1129,7 @@ impl Supervisor {
             spool_ok: true,
             crashes: None,
         };
+        actor.queue.virtual_time = self.config.virtual_time;
         actor.check_spool();
         actor
     }

@@ -200,6 +200,12 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
                 id(after)
             ),
         ),
+        Event::TimeAdvanced { actor, message } => {
+            format!(
+                "time     {actor:<14} virtual time moves on to {}",
+                id(message)
+            )
+        }
         Event::InvariantError { invariant, error } => styled(
             WARN,
             format!("invariant `{invariant}` could not be checked: {error}"),

@@ -178,6 +178,10 @@ enum Command {
         /// Use the root even if it is a system folder or holds other things
         #[arg(long)]
         force: bool,
+        /// Virtual time: timers fire only when nothing else can be delivered, the one due
+        /// first first, so that runs with timers reproduce
+        #[arg(long)]
+        virtual_time: bool,
     },
     /// Stop the supervisor and its actors, keeping them on disk: `eos up` starts them again
     Down,
@@ -440,6 +444,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             slow_motion,
             record,
             force,
+            virtual_time,
         } => system::up(
             &root,
             &out,
@@ -449,6 +454,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 slow_motion,
                 record,
                 force,
+                virtual_time,
             },
             fallback,
         ),

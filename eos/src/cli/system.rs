@@ -98,6 +98,8 @@ pub struct UpOptions {
     pub record: bool,
     /// Use the root even if it is a system folder or holds other things.
     pub force: bool,
+    /// Timers fire when nothing else can be delivered.
+    pub virtual_time: bool,
 }
 
 impl UpOptions {
@@ -109,6 +111,7 @@ impl UpOptions {
             slow_motion: None,
             record: false,
             force: false,
+            virtual_time: false,
         }
     }
 }
@@ -162,6 +165,7 @@ pub fn up(
         )
         .args(options.record.then_some("--record"))
         .args(options.force.then_some("--force"))
+        .args(options.virtual_time.then_some("--virtual-time"))
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);

@@ -95,3 +95,38 @@ fn a_timer_still_waits_after_the_supervisor_is_killed_and_started_again() {
         sys.ls("running/c/spool") == ["000000000000-timer.json"]
     });
 }
+
+const ORDER: &str = r#"
+pub fn init() { #{ seen: [] } }
+pub fn handle(state, msg) {
+    if msg.payload.get("start") == Some(true) {
+        send_after(id(), #{ t: "in ten minutes" }, 600000);
+        send_after(id(), #{ t: "in five minutes" }, 300000);
+        send(id(), #{ t: "now" });
+    } else {
+        state.seen.push(msg.payload.t);
+    }
+    state
+}
+"#;
+
+#[test]
+fn in_virtual_time_timers_fire_when_nothing_else_can_be_delivered_earliest_first() {
+    let mut sys = System::new();
+    sys.start_with(&["--virtual-time"]);
+    let script = sys.script("order.rn", ORDER);
+    sys.spawn_script("o", &script, &[]);
+    sys.send("o", "go", r#"{"start": true}"#);
+    // Ten minutes of timers, at once: time moves on only when nothing else can be delivered.
+    wait_until("all three arrived", || {
+        sys.state("o")["seen"]
+            .as_array()
+            .is_some_and(|s| s.len() == 3)
+    });
+    assert_eq!(
+        sys.state("o")["seen"],
+        serde_json::json!(["now", "in five minutes", "in ten minutes"])
+    );
+    let log = ok(&sys.eos(&["log"]));
+    assert_eq!(log.matches("virtual time moves on").count(), 2, "{log}");
+}
