@@ -83,6 +83,10 @@ pub struct Rule {
     /// `crash`: at the Nth matching delivery instead of the first matching arrival.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<u64>,
+    /// The rule comes and goes: time (the time in a message's id) is cut into windows this
+    /// long, and the seed decides in which the rule is on (about half of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flap_ms: Option<u64>,
 }
 
 impl Rule {
@@ -139,6 +143,16 @@ impl Rule {
     /// Whether it fires for `message`: the chance decided by the seed, the rule's name and the
     /// message id alone.
     pub fn fires(&self, name: &str, message: &str) -> bool {
+        if let Some(flap) = self.flap_ms.filter(|&f| f > 0) {
+            // Ids made by EOS start with the time they were made, in hex milliseconds.
+            let millis = message
+                .get(..11)
+                .and_then(|h| u64::from_str_radix(h, 16).ok())
+                .unwrap_or(0);
+            if unit(self.seed ^ 2, name, &(millis / flap).to_string()) >= 0.5 {
+                return false;
+            }
+        }
         let p = self.probability.unwrap_or(1.0);
         p >= 1.0 || unit(self.seed, name, message) < p
     }
@@ -245,6 +259,20 @@ mod tests {
             rule(r#"{"kind": "delay", "ms": 50}"#).delay_ms("d", "m"),
             50
         );
+    }
+
+    #[test]
+    fn a_flapping_rule_is_on_in_some_windows_of_time_and_off_in_others() {
+        let r = rule(r#"{"kind": "partition", "groups": [["a"], ["b"]], "flap_ms": 1000}"#);
+        let on: Vec<bool> = (0..40u64)
+            .map(|w| r.fires("p", &format!("{:011x}{:013x}", w * 1000 + 5, 7)))
+            .collect();
+        assert!(on.iter().any(|x| *x) && on.iter().any(|x| !*x), "{on:?}");
+        // Within one window, every message gets the same answer.
+        let window: Vec<bool> = (0..10u64)
+            .map(|ms| r.fires("p", &format!("{:011x}{:013x}", 3000 + ms * 50, ms)))
+            .collect();
+        assert!(window.iter().all(|x| *x == window[0]), "{window:?}");
     }
 
     #[test]

@@ -47,6 +47,9 @@ pub struct Add {
     /// crash: at the Nth matching delivery (default: when a matching message arrives)
     #[arg(long)]
     after: Option<u64>,
+    /// The rule comes and goes in windows of this many ms (which ones: from the seed)
+    #[arg(long)]
+    flap_ms: Option<u64>,
 }
 
 pub fn add(root: &Root, out: &Output, add: Add) -> Result<ExitCode> {
@@ -77,6 +80,7 @@ pub fn add(root: &Root, out: &Output, add: Add) -> Result<ExitCode> {
         groups: Vec::new(),
         one_way: false,
         after: add.after,
+        flap_ms: add.flap_ms,
     };
     if rule.kind == Kind::Partition {
         bail!("write a partition with `eos partition A,B / C`");
@@ -126,6 +130,7 @@ pub fn partition(
         groups,
         one_way,
         after: None,
+        flap_ms: None,
     };
     let name = name.unwrap_or_else(|| rules::free_name(&root.faults_dir(), "partition"));
     write(root, out, &name, &rule)
@@ -235,9 +240,12 @@ pub struct Chaos {
     /// Groups cut apart now and then: `a,b/c`
     #[arg(long)]
     partition: Option<String>,
-    /// Chance a message across the partition is lost (1: always)
-    #[arg(long, default_value_t = 0.5)]
+    /// Chance a message across the partition is lost while it is up (1: always)
+    #[arg(long, default_value_t = 1.0)]
     partition_rate: f64,
+    /// The partition comes and goes in windows of this many ms (which ones: from the seed)
+    #[arg(long, default_value_t = 2000)]
+    partition_flap_ms: u64,
     /// Remove the chaos rules
     #[arg(long)]
     off: bool,
@@ -273,6 +281,7 @@ pub fn chaos(root: &Root, out: &Output, chaos: Chaos) -> Result<ExitCode> {
         groups: Vec::new(),
         one_way: false,
         after: None,
+        flap_ms: None,
     };
     let mut written = Vec::new();
     let kinds = [
@@ -296,6 +305,7 @@ pub fn chaos(root: &Root, out: &Output, chaos: Chaos) -> Result<ExitCode> {
     }
     if let Some(groups) = &chaos.partition {
         let mut rule = base(Kind::Partition, chaos.partition_rate);
+        rule.flap_ms = Some(chaos.partition_flap_ms);
         rule.groups = groups
             .split('/')
             .map(|g| {
