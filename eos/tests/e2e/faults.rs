@@ -236,3 +236,30 @@ fn seeded_chaos_gives_the_same_faults_for_the_same_messages() {
     assert_eq!(first, chaos_run("5"));
     assert_ne!(first, chaos_run("6"));
 }
+
+#[test]
+fn a_reordered_message_is_overtaken_by_a_later_one() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("o", &counter_sh(), &[]);
+    ok(&sys.eos(&[
+        "fault",
+        "add",
+        "reorder",
+        "--to",
+        "o",
+        "--payload",
+        r#"{"first": true}"#,
+        "--ms",
+        "1500",
+    ]));
+    sys.send("o", "one", r#"{"first": true}"#);
+    sys.send("o", "two", r#"{"first": false}"#);
+    wait_until("both handled", || sys.handled("o").len() == 2);
+    assert_eq!(sys.handled("o"), ["two", "one"]);
+    assert!(
+        faults(&sys)
+            .iter()
+            .any(|f| f["kind"] == "reorder" && f["message"] == "one")
+    );
+}
