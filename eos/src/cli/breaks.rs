@@ -69,6 +69,12 @@ pub fn add(root: &Root, out: &Output, add: Add) -> Result<ExitCode> {
         },
     };
     point.check().map_err(|e| anyhow!(e))?;
+    // A breakpoint on an actor that does not exist would never be hit: say so now.
+    for who in [&point.to, &point.from, &point.actor].into_iter().flatten() {
+        if !who.is_empty() && who != "*" {
+            super::actors::require(root, who)?;
+        }
+    }
     let dir = root.breakpoints_dir();
     let name = add
         .name

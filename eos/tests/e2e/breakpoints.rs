@@ -129,4 +129,6 @@ fn state_exit_and_fault_breakpoints_and_one_shot_ones() {
     assert!(listed.contains("not in force"), "{listed}");
     let refused = fails(&sys.eos(&["break", "add", "--on", "state", "--when", "count >="]));
     assert!(refused.contains("count >="), "{refused}");
+    let unknown = fails(&sys.eos(&["break", "add", "--on", "exit", "--actor", "ghost"]));
+    assert!(unknown.contains("no actor `ghost`"), "{unknown}");
 }
