@@ -136,3 +136,37 @@ fn the_two_phase_commit_playground_breaks_atomicity_when_a_vote_is_lost() {
         "the timer is in the chain: {trace}"
     );
 }
+
+#[test]
+fn seeded_chaos_on_the_two_phase_commit_finds_the_bug() {
+    let mut sys = System::new();
+    // Virtual time: the coordinator's timeouts pass at once.
+    sys.start_with(&["--virtual-time"]);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../playground/2pc");
+    for p in ["p1", "p2", "p3"] {
+        sys.spawn_script(p, &dir.join("participant.rn"), &[]);
+    }
+    sys.spawn_script("coord", &dir.join("coordinator.rn"), &[]);
+    fs::copy(
+        dir.join("invariants/atomicity.rn"),
+        sys.path("invariants/atomicity.rn"),
+    )
+    .unwrap();
+    ok(&sys.eos(&["chaos", "--seed", "3", "--drop", "0.3"]));
+    for n in 0..30 {
+        if sys.path("violations/1.json").exists() {
+            break;
+        }
+        let begin = format!(r#"{{"begin": "t{n}", "participants": ["p1", "p2", "p3"]}}"#);
+        ok(&sys.eos(&["send", "coord", &begin]));
+        wait_until("the transaction is over, or the system paused", || {
+            sys.path("paused").exists()
+                || sys
+                    .eos(&["wait", "idle", "--timeout", "0s"])
+                    .status
+                    .success()
+        });
+    }
+    let record = read_json(&sys.path("violations/1.json"));
+    assert_eq!(record["invariant"], "atomicity", "{record}");
+}
