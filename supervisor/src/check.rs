@@ -21,6 +21,9 @@ pub struct Checks {
     invariants: Option<Invariants>,
     failed: HashSet<String>,
     told: HashSet<(String, String)>,
+    /// Those violated now: a violation is recorded when it begins, not again at every
+    /// message handled while it lasts.
+    violated: HashSet<String>,
 }
 
 impl Supervisor {
@@ -68,7 +71,9 @@ impl Supervisor {
         let verdicts = invariants.check_but(&states, &|name| failed.contains(name));
         for (name, verdict) in verdicts {
             match verdict {
-                Verdict::Holds => {}
+                Verdict::Holds => {
+                    self.checks.violated.remove(&name);
+                }
                 Verdict::Failed(error) => {
                     if !self.checks.told.insert((name.clone(), error.clone())) {
                         continue;
@@ -86,7 +91,11 @@ impl Supervisor {
                         error,
                     });
                 }
-                Verdict::Violated(what) => self.violated(&name, &what, actor, message, &states),
+                Verdict::Violated(what) => {
+                    if self.checks.violated.insert(name.clone()) {
+                        self.violated(&name, &what, actor, message, &states);
+                    }
+                }
             }
         }
     }
