@@ -107,6 +107,12 @@ pub enum Event {
     },
     /// An invariant could not say (a runtime error, a loop): `error`.
     InvariantError { invariant: String, error: String },
+    /// The root was put back as it was at a checkpoint (`eos restore`), taken when the journal
+    /// was at `journal_seq`.
+    Restored {
+        checkpoint: String,
+        journal_seq: u64,
+    },
     /// Virtual time moved on to when `message`, a timer or a delayed message to `actor`, is
     /// due: nothing else could be delivered.
     TimeAdvanced { actor: String, message: String },
@@ -260,6 +266,7 @@ impl Event {
             Event::Down { watcher, .. } => Some(watcher),
             Event::Stuck { actors, .. } => actors.first().map(String::as_str),
             Event::Lost { .. }
+            | Event::Restored { .. }
             | Event::Escalate { .. }
             | Event::GiveUp { .. }
             | Event::InvariantError { .. } => None,

@@ -53,6 +53,7 @@ const FAULTS: &str = "faults";
 const BREAKPOINTS: &str = "breakpoints";
 const INVARIANTS: &str = "invariants";
 const VIOLATIONS: &str = "violations";
+const CHECKPOINTS: &str = "checkpoints";
 const SUPERVISION: &str = "supervision.json";
 const RESTART: &str = "restart";
 const MONITORS: &str = "monitors";
@@ -232,7 +233,13 @@ impl Root {
             BREAKPOINTS,
             INVARIANTS,
             VIOLATIONS,
+            CHECKPOINTS,
         ]
+    }
+
+    /// Checkpoints, one folder each (`eos checkpoint NAME`).
+    pub fn checkpoints_dir(&self) -> PathBuf {
+        self.path.join(CHECKPOINTS)
     }
 
     /// Invariants: Rune files with `pub fn check(states)`.

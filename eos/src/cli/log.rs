@@ -200,6 +200,13 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
                 id(after)
             ),
         ),
+        Event::Restored {
+            checkpoint,
+            journal_seq,
+        } => styled(
+            WARN,
+            format!("restore  checkpoint `{checkpoint}` (the journal was at {journal_seq})"),
+        ),
         Event::TimeAdvanced { actor, message } => {
             format!(
                 "time     {actor:<14} virtual time moves on to {}",

@@ -4,6 +4,7 @@
 mod actors;
 mod bench;
 mod breaks;
+mod checkpoint;
 mod debugger;
 mod demo;
 mod doctor;
@@ -383,6 +384,33 @@ enum Command {
     Heal,
     /// Seeded faults of every kind at given rates (rules chaos-* in faults/)
     Chaos(faults::Chaos),
+    /// Save this moment of the system as checkpoints/NAME (it pauses until nothing is being
+    /// handled); --list, --rm NAME
+    Checkpoint {
+        /// The checkpoint's name
+        name: Option<String>,
+        /// The checkpoints there are
+        #[arg(long, conflicts_with_all = ["name", "rm"])]
+        list: bool,
+        /// Remove this checkpoint
+        #[arg(long, conflicts_with = "name")]
+        rm: Option<String>,
+    },
+    /// Put the system back as it was at a checkpoint (the actors stop and start again)
+    Restore {
+        /// The checkpoint
+        name: String,
+    },
+    /// A new, independent root from a checkpoint, to run beside this one
+    Fork {
+        /// The checkpoint
+        name: String,
+        /// The new root's folder
+        dir: PathBuf,
+    },
+    /// What differs between two of: a checkpoint, a root, a fork (states, pending messages,
+    /// actors)
+    Diff { a: String, b: String },
     /// Wait until an actor's state matches, the system is idle, or a message is handled
     /// (exit code 0; 1 when the time runs out, 2 for a condition that does not parse)
     Wait {
@@ -530,6 +558,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Man { dir } => man(&out, dir.as_deref()),
         Command::Metrics { prometheus } => metrics::run(&root, &out, prometheus),
+        Command::Checkpoint { list: true, .. } => checkpoint::list(&root, &out),
+        Command::Checkpoint { rm: Some(name), .. } => checkpoint::remove(&root, &out, &name),
+        Command::Checkpoint {
+            name: Some(name), ..
+        } => checkpoint::take(&root, &out, &name),
+        Command::Checkpoint { .. } => checkpoint::list(&root, &out),
+        Command::Restore { name } => checkpoint::restore(&root, &out, &name),
+        Command::Fork { name, dir } => checkpoint::fork(&root, &out, &name, &dir),
+        Command::Diff { a, b } => checkpoint::diff(&root, &out, &a, &b),
         Command::Fault { action } => match action {
             FaultAction::Add(add) => faults::add(&root, &out, add),
             FaultAction::List => faults::list(&root, &out),

@@ -238,7 +238,12 @@ fn the_editor_files_parse_and_name_only_what_exists() {
     assert_eq!(used, defined, "every input is used");
     let settings = jsonc(&repo.join(".vscode/settings.json"));
     assert_eq!(settings["files.associations"]["*.rn"], "rune");
-    assert!(settings["rune.server.path"].as_str().unwrap().ends_with("/eos-lsp"));
+    assert!(
+        settings["rune.server.path"]
+            .as_str()
+            .unwrap()
+            .ends_with("/eos-lsp")
+    );
     let extensions = jsonc(&repo.join(".vscode/extensions.json"));
     let recommended = extensions["recommendations"].as_array().unwrap();
     assert!(recommended.iter().any(|e| e == "udoprog.rune-vscode"));

@@ -7,6 +7,7 @@
 mod support;
 
 mod breakpoints;
+mod checkpoint;
 mod cli;
 mod crash;
 mod debugger;

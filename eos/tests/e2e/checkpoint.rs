@@ -1,0 +1,104 @@
+//! Checkpoints: save a moment, diff against it, restore it, fork it into a root that runs
+//! beside the first.
+
+use std::fs;
+
+use crate::support::*;
+
+const COUNT: &str = "pub fn init() { #{ n: 0 } }\npub fn handle(s, m) { s.n += 1; s }\n";
+
+#[test]
+fn checkpoint_diff_restore_and_fork() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("c", &counter_sh(), &[]);
+    let script = sys.script("count.rn", COUNT);
+    sys.spawn_script("s", &script, &[]);
+    for id in ["a", "b"] {
+        sys.send("c", id, "{}");
+        sys.send("s", id, "{}");
+    }
+    wait_until("both counted two", || {
+        sys.state("c")["count"] == 2 && sys.state("s")["n"] == 2
+    });
+    ok(&sys.eos(&["pause", "c"]));
+    sys.send("c", "waiting", r#"{"w": 1}"#);
+    wait_until("routed", || sys.ls("running/c/spool").len() == 1);
+    let said = ok(&sys.eos(&["checkpoint", "two"]));
+    assert!(said.contains("2 actor(s)"), "{said}");
+    assert!(!sys.path("paused").exists(), "resumed after the checkpoint");
+    let listed = json_of(&sys.eos(&["--json", "checkpoint", "--list"]));
+    assert_eq!(listed[0]["name"], "two");
+
+    // Move on: the script changes, s counts on, c's waiting message is handled, d appears.
+    fs::write(
+        &script,
+        "pub fn init() { #{ n: 0 } }\npub fn handle(s, m) { s.n += 10; s }\n",
+    )
+    .unwrap();
+    sys.send("s", "c", "{}");
+    wait_until("the new script counted", || sys.state("s")["n"] == 12);
+    ok(&sys.eos(&["resume", "c"]));
+    wait_until("c handled the waiting one", || sys.state("c")["count"] == 3);
+    sys.spawn("d", &counter_sh(), &[]);
+
+    let diff = json_of(&sys.eos(&["--json", "diff", "two", sys.path("").to_str().unwrap()]));
+    let of = |actor: &str| {
+        diff.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["actor"] == actor)
+            .cloned()
+    };
+    assert_eq!(of("d").unwrap()["only_in"], sys.path("").to_str().unwrap());
+    let c = of("c").unwrap();
+    assert_eq!(c["state"][0]["path"], ".count");
+    assert_eq!(
+        (c["state"][0]["a"].clone(), c["state"][0]["b"].clone()),
+        (2.into(), 3.into())
+    );
+    assert_eq!(c["pending_removed"], serde_json::json!(["waiting"]));
+
+    // Back to the checkpoint: states, the waiting message, the script as it was; d is gone.
+    ok(&sys.eos(&["restore", "two"]));
+    sys.wait_running("c");
+    sys.wait_running("s");
+    assert_eq!(sys.state("c")["count"], 2);
+    assert!(!sys.actor_dir("d").exists());
+    assert_eq!(
+        sys.ls("running/c/spool").len(),
+        1,
+        "the waiting message is back"
+    );
+    sys.send("s", "again", "{}");
+    wait_until("the old script counts by one", || sys.state("s")["n"] == 3);
+    let log = ok(&sys.eos(&["log"]));
+    assert!(log.contains("restore  checkpoint `two`"), "{log}");
+
+    // A fork runs beside this one, on its own.
+    let fork = sys.path("..").join("fork");
+    ok(&sys.eos(&["fork", "two", fork.to_str().unwrap()]));
+    let forked = |args: &[&str]| {
+        std::process::Command::new(bin("eos"))
+            .arg("--root")
+            .arg(&fork)
+            .args(args)
+            .env_remove("EOS_ROOT")
+            .output()
+            .unwrap()
+    };
+    ok(&forked(&["up"]));
+    ok(&forked(&["send", "s", "{}"]));
+    wait_until("the fork counts on its own", || {
+        read_json(&fork.join("running/s/state.json"))["n"] == 3
+    });
+    assert_eq!(read_json(&fork.join("running/c/state.json"))["count"], 2);
+    ok(&forked(&["down"]));
+    // Bad input leaves things as they were.
+    let missing = fails(&sys.eos(&["restore", "nope"]));
+    assert!(
+        missing.contains("no checkpoint `nope`") && missing.contains("two"),
+        "{missing}"
+    );
+    assert_eq!(sys.status("c")["status"], "running");
+}
