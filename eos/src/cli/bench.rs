@@ -353,6 +353,16 @@ fn measure_eos(
             options.idle
         ))?;
         figures["many_actors"] = many;
+        // A checkpoint of all of them.
+        let start = Instant::now();
+        super::checkpoint::take(root, &Output::quiet(), "bench")?;
+        let seconds = start.elapsed().as_secs_f64();
+        let _ = super::checkpoint::remove(root, &Output::quiet(), "bench");
+        out.say(format!(
+            "checkpoint:        of every actor ({} script actors among them) in {seconds:.2}s",
+            options.actors
+        ))?;
+        figures["checkpoint_s"] = json!(seconds);
     }
     Ok(figures)
 }

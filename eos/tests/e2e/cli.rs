@@ -357,6 +357,10 @@ fn the_benchmark_reports_every_figure() {
             );
         }
     }
+    assert!(
+        figures["disk"]["checkpoint_s"].as_f64().is_some(),
+        "{figures}"
+    );
     let cost = &figures["disk"]["rules_and_invariants"];
     assert!(cost["ratio"].as_f64().is_some_and(|r| r > 0.0), "{cost}");
     let supervision = &figures["disk"]["supervision"];
