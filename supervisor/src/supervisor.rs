@@ -945,6 +945,10 @@ impl Supervisor {
             Some(id) => self.root.actor(id).paused_file(),
             None => self.root.paused_file(),
         };
+        // A one-shot breakpoint is gone before anyone sees the pause it made.
+        if self.breaks.is_once(&name) {
+            let _ = std::fs::remove_file(self.root.breakpoints_dir().join(format!("{name}.json")));
+        }
         let said = format!("breakpoint `{name}`: {detail}\n");
         if let Err(e) = fsio::write_atomic(&file, said.as_bytes()) {
             warn!("cannot write {}: {e}", file.display());
@@ -957,9 +961,6 @@ impl Supervisor {
             detail,
         });
         self.paused(who, Change::Arrived);
-        if self.breaks.is_once(&name) {
-            let _ = std::fs::remove_file(self.root.breakpoints_dir().join(format!("{name}.json")));
-        }
     }
 
     fn fault_fired(
