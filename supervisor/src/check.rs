@@ -135,10 +135,12 @@ impl Supervisor {
             actor: actor.to_string(),
             after: message.to_owned(),
         });
+        self.paused(None, Change::Arrived);
+        // Whoever sees the pause finds why in the journal already.
+        self.history.flush();
         let said = format!("invariant `{name}` violated (violations/{number}.json): {what}\n");
         if let Err(e) = fsio::write_atomic(&self.root.paused_file(), said.as_bytes()) {
             warn!("cannot pause: {e}");
         }
-        self.paused(None, Change::Arrived);
     }
 }

@@ -269,11 +269,13 @@ impl Supervisor {
         Ok(())
     }
 
-    fn reply(&self, name: &str, outcome: Result<Delivered, Refusal>) {
+    fn reply(&mut self, name: &str, outcome: Result<Delivered, Refusal>) {
         self.answer(name, &Reply::new(outcome));
     }
 
-    fn answer(&self, name: &str, reply: &Reply) {
+    fn answer(&mut self, name: &str, reply: &Reply) {
+        // Whoever reads the answer finds what it did in the journal already.
+        self.history.flush();
         let request = self.root.control_dir().join(name);
         if let Err(e) = fsio::write_json_atomic(&layout::control_reply(&request), reply) {
             warn!("cannot answer {name}: {e:#}");

@@ -949,18 +949,20 @@ impl Supervisor {
         if self.breaks.is_once(&name) {
             let _ = std::fs::remove_file(self.root.breakpoints_dir().join(format!("{name}.json")));
         }
-        let said = format!("breakpoint `{name}`: {detail}\n");
-        if let Err(e) = fsio::write_atomic(&file, said.as_bytes()) {
-            warn!("cannot write {}: {e}", file.display());
-        }
         info!("breakpoint {name} hit: {detail}");
         self.history.emit(Journal::Break {
             breakpoint: name.clone(),
             actor: actor.to_string(),
             only_actor: who.is_some(),
-            detail,
+            detail: detail.clone(),
         });
         self.paused(who, Change::Arrived);
+        // Whoever sees the pause finds why in the journal already.
+        self.history.flush();
+        let said = format!("breakpoint `{name}`: {detail}\n");
+        if let Err(e) = fsio::write_atomic(&file, said.as_bytes()) {
+            warn!("cannot write {}: {e}", file.display());
+        }
     }
 
     fn fault_fired(

@@ -298,13 +298,11 @@ fn monitors_and_links_tell_and_stop() {
     wait_until("l1 was stopped with it", || {
         sys.status("l1")["status"] == "exited"
     });
-    let exits = events(&sys, "exit");
-    assert!(
-        exits
-            .iter()
-            .any(|e| e["actor"] == "l1"
-                && e["reason"].as_str().unwrap_or("").contains("linked to l2"))
-    );
+    wait_until("the journal says why", || {
+        events(&sys, "exit").iter().any(|e| {
+            e["actor"] == "l1" && e["reason"].as_str().unwrap_or("").contains("linked to l2")
+        })
+    });
 
     // Trapping exits: the down message instead.
     spawn_with(&sys, "l3", "temporary");
@@ -434,10 +432,9 @@ fn an_actor_whose_restart_was_due_when_the_supervisor_died_is_started_again() {
     sys.start();
     wait_restarted(&sys, "due", 2);
     assert_eq!(sys.status("done")["status"], "exited");
-    let restarts = events(&sys, "restart");
-    assert!(
-        restarts
+    wait_until("the journal says why", || {
+        events(&sys, "restart")
             .iter()
             .any(|r| r["actor"] == "due" && r["reason"].as_str().unwrap_or("").contains("was due"))
-    );
+    });
 }
