@@ -42,6 +42,24 @@ pub fn set_aside(file: &Path, dir: &Path, name: &str, reason: &str) -> io::Resul
     landed
 }
 
+/// Writes `reason` beside `file`, which stays where it is but is not used (a rule, a tree, an
+/// invariant that is not one), unless its `.reason` says that already. Returns whether it wrote,
+/// so that the news is told once.
+pub fn explain(file: &Path, reason: &str) -> io::Result<bool> {
+    let beside = layout::reason_file(file);
+    let said = format!("{reason}\n");
+    if std::fs::read_to_string(&beside).ok().as_deref() == Some(said.as_str()) {
+        return Ok(false);
+    }
+    fsio::write_atomic(&beside, said.as_bytes())?;
+    Ok(true)
+}
+
+/// Removes the reason [`explain`] wrote beside `file`, if there is one.
+pub fn unexplain(file: &Path) {
+    let _ = std::fs::remove_file(layout::reason_file(file));
+}
+
 /// `name`, or for one too long, its beginning and its end (where the message id is) around
 /// `…`.
 fn short_name(name: &str) -> String {

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use eos::journal::Event as Journal;
-use eos::{ActorId, fsio, history, journal};
+use eos::{ActorId, dead, fsio, history, journal};
 use log::{error, warn};
 use script_actor::invariants::{Invariants, Verdict};
 use serde_json::{Map, Value, json};
@@ -34,18 +34,15 @@ impl Supervisor {
         match Invariants::load(&dir) {
             Ok(invariants) => {
                 for (name, problem) in invariants.problems() {
-                    let reason = eos::layout::reason_file(&dir.join(format!("{name}.rn")));
-                    let said = format!("{problem}\n");
-                    if std::fs::read_to_string(&reason).ok().as_deref() != Some(&said) {
+                    if dead::explain(&dir.join(format!("{name}.rn")), problem).unwrap_or(true) {
                         warn!("invariant {name} does not compile:\n{problem}");
-                        let _ = fsio::write_atomic(&reason, said.as_bytes());
                     }
                 }
                 for file in fsio::names(&dir).unwrap_or_default() {
                     if let Some(name) = file.strip_suffix(".rn.reason")
                         && !invariants.problems().any(|(n, _)| n == name)
                     {
-                        let _ = std::fs::remove_file(dir.join(&file));
+                        dead::unexplain(&dir.join(format!("{name}.rn")));
                     }
                 }
                 self.checks.invariants = (!invariants.is_empty()).then_some(invariants);
@@ -79,10 +76,8 @@ impl Supervisor {
                         continue;
                     }
                     warn!("invariant {name} could not be checked: {error}");
-                    let reason = eos::layout::reason_file(
-                        &self.root.invariants_dir().join(format!("{name}.rn")),
-                    );
-                    let _ = fsio::write_atomic(&reason, format!("{error}\n").as_bytes());
+                    let file = self.root.invariants_dir().join(format!("{name}.rn"));
+                    let _ = dead::explain(&file, &error);
                     if error.contains("budget") {
                         self.checks.failed.insert(name.clone());
                     }

@@ -224,9 +224,8 @@ impl Supervisor {
             return;
         };
         let path = self.root.trees_dir().join(file);
-        let reason_file = layout::reason_file(&path);
         if !there {
-            let _ = fs::remove_file(&reason_file);
+            eos::dead::unexplain(&path);
             for id in self.supervising.tree.remove_node(name) {
                 info!("{id} left with the tree {name}");
                 self.stop_actor(&id, None);
@@ -243,7 +242,7 @@ impl Supervisor {
         };
         match spec {
             Ok(spec) => {
-                let _ = fs::remove_file(&reason_file);
+                eos::dead::unexplain(&path);
                 self.apply_node(name, None, &spec, startup);
                 self.save_supervision();
             }
@@ -251,8 +250,9 @@ impl Supervisor {
                 let _ = reason;
             }
             Err(reason) => {
-                warn!("trees/{file}: {reason}");
-                let _ = fsio::write_atomic(&reason_file, format!("{reason}\n").as_bytes());
+                if eos::dead::explain(&path, &reason).unwrap_or(true) {
+                    warn!("trees/{file}: {reason}");
+                }
             }
         }
     }

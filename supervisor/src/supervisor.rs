@@ -912,7 +912,6 @@ impl Supervisor {
                 continue;
             };
             let path = dir.join(&file);
-            let reason_file = layout::reason_file(&path);
             let rule = match self.intake.read(&path, what) {
                 Read::Gone => continue,
                 Read::Refused(reason) => Err(reason),
@@ -922,14 +921,12 @@ impl Supervisor {
             };
             match rule {
                 Ok(rule) => {
-                    let _ = std::fs::remove_file(&reason_file);
+                    eos::dead::unexplain(&path);
                     rules.insert(name.to_owned(), rule);
                 }
                 Err(reason) => {
-                    let said = format!("{reason}\n");
-                    if std::fs::read_to_string(&reason_file).ok().as_deref() != Some(&said) {
+                    if eos::dead::explain(&path, &reason).unwrap_or(true) {
                         warn!("{}: {reason}", path.display());
-                        let _ = fsio::write_atomic(&reason_file, said.as_bytes());
                     }
                 }
             }
