@@ -276,6 +276,27 @@ impl NodeSpec {
     }
 }
 
+/// The node of an actor outside any tree: `~<id>`. (A tree's nodes are `<name>` and
+/// `<name>/<sub>`; these prefixes keep the kinds from clashing.)
+pub fn alone_node(id: &ActorId) -> String {
+    format!("~{id}")
+}
+
+/// The node of the children an actor spawned: `@<id>`.
+pub fn children_node(id: &ActorId) -> String {
+    format!("@{id}")
+}
+
+/// Whether a node is one of an actor's own (alone, or its children), not a tree's.
+pub fn is_actor_node(node: &str) -> bool {
+    node.starts_with('~') || node.starts_with('@')
+}
+
+/// Whether a node is that of an actor outside any tree.
+pub fn is_alone_node(node: &str) -> bool {
+    node.starts_with('~')
+}
+
 /// What the supervisor keeps of one node in `supervision.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NodeRecord {

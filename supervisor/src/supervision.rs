@@ -89,12 +89,12 @@ pub struct Supervision {
 impl Supervision {
     /// The node of an actor outside any tree.
     pub fn alone(id: &ActorId) -> String {
-        format!("~{id}")
+        eos::supervision::alone_node(id)
     }
 
     /// The node of the children an actor spawned.
     pub fn children_of(id: &ActorId) -> String {
-        format!("@{id}")
+        eos::supervision::children_node(id)
     }
 
     pub fn node(&self, name: &str) -> Option<&Node> {

@@ -319,7 +319,7 @@ fn supervision(root: &Root, findings: &mut Vec<Finding>) {
         fsio::read_json(&root.supervision_file()).unwrap_or_default();
     for (node, record) in records {
         if let Some(down) = record.down {
-            let fix = if node.starts_with('~') || node.starts_with('@') {
+            let fix = if crate::supervision::is_actor_node(&node) {
                 "find why in its log, then `eos restart ID`"
             } else {
                 "find why in the actors' logs, then `eos tree apply` the tree again"

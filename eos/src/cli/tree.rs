@@ -13,7 +13,7 @@ use super::output::{BAD, BOLD, DIM, GOOD, Output, styled};
 use super::{poll, system};
 use crate::spawn_request::SpawnRequest;
 use crate::status::ActorStatus;
-use crate::supervision::{ChildSpec, NodeSpec, SupervisionRecord};
+use crate::supervision::{self, ChildSpec, NodeSpec, SupervisionRecord};
 use crate::{ActorId, Root, fsio};
 
 /// Checks `file`, makes its paths absolute, puts it in `trees/` and waits until its actors run
@@ -150,7 +150,7 @@ pub fn show(root: &Root, out: &Output) -> Result<ExitCode> {
     let actors: Vec<Value> = ids
         .iter()
         .filter(|id| !in_trees.contains(id) && !has_parent.contains(id))
-        .map(|id| actor_json(&view, id, &format!("~{id}")))
+        .map(|id| actor_json(&view, id, &supervision::alone_node(id)))
         .collect();
     let tree = json!({"trees": trees, "actors": actors});
     if !out.json_mode() {
@@ -215,7 +215,7 @@ fn actor_json(view: &View, id: &ActorId, node: &str) -> Value {
     // shown with the node.
     let own = records
         .get(node)
-        .filter(|_| node.starts_with('~'))
+        .filter(|_| supervision::is_alone_node(node))
         .cloned()
         .unwrap_or_default();
     let starts = status.as_ref().map_or(0, ActorStatus::starts);
@@ -224,9 +224,12 @@ fn actor_json(view: &View, id: &ActorId, node: &str) -> Value {
         .get(id)
         .into_iter()
         .flatten()
-        .map(|child| actor_json(view, child, &format!("@{id}")))
+        .map(|child| actor_json(view, child, &supervision::children_node(id)))
         .collect();
-    let spawned = records.get(&format!("@{id}")).cloned().unwrap_or_default();
+    let spawned = records
+        .get(&supervision::children_node(id))
+        .cloned()
+        .unwrap_or_default();
     json!({
         "actor": id,
         "status": status.as_ref().map_or("unknown", ActorStatus::word),
