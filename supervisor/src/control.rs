@@ -73,16 +73,7 @@ impl Supervisor {
 
     /// Starts an actor that is not running again, with its id, state and mail.
     fn restart(&mut self, id: &ActorId) -> Result<(), Refusal> {
-        let Some(actor) = self.registry.get(id) else {
-            return Err(Refusal::NoSuchActor {
-                actor: id.to_string(),
-            });
-        };
-        if actor.lifecycle.is_running() {
-            return Err(Refusal::AlreadyRunning {
-                actor: id.to_string(),
-            });
-        }
+        not_running(&self.registry, id)?;
         info!("restarting {id} by request");
         self.restart_one(id, None, "asked for (eos restart)");
         Ok(())
@@ -91,16 +82,7 @@ impl Supervisor {
     /// Removes an actor that is not running (`eos cleanup`): its pending messages go to
     /// `dead/`, where they can be sent again; its folder goes away.
     fn remove(&mut self, id: &ActorId) -> Result<(), Refusal> {
-        let Some(actor) = self.registry.get(id) else {
-            return Err(Refusal::NoSuchActor {
-                actor: id.to_string(),
-            });
-        };
-        if actor.lifecycle.is_running() {
-            return Err(Refusal::AlreadyRunning {
-                actor: id.to_string(),
-            });
-        }
+        let actor = not_running(&self.registry, id)?;
         let spool = actor.dir.spool_dir();
         let mut letters: Vec<(std::path::PathBuf, eos::MessageId)> = actor
             .queue
@@ -282,6 +264,24 @@ impl Supervisor {
         }
         let _ = fs::remove_file(request);
     }
+}
+
+/// The actor `id`, which must exist and not run (to be started again, or removed).
+fn not_running<'r>(
+    registry: &'r Registry,
+    id: &ActorId,
+) -> Result<&'r crate::registry::Actor, Refusal> {
+    let Some(actor) = registry.get(id) else {
+        return Err(Refusal::NoSuchActor {
+            actor: id.to_string(),
+        });
+    };
+    if actor.lifecycle.is_running() {
+        return Err(Refusal::AlreadyRunning {
+            actor: id.to_string(),
+        });
+    }
+    Ok(actor)
 }
 
 /// The pending message `wanted` names (a message id, a unique part of one, or a spool file

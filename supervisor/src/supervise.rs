@@ -143,10 +143,7 @@ impl Supervisor {
     /// Whether an actor found exited at start is to be started again: its restart type says
     /// so for how it ended, and its node has not given up.
     pub(crate) fn restart_due(&self, id: &ActorId, abnormal: bool) -> bool {
-        let restart = self
-            .restart_type(id)
-            .or_else(|| self.supervising.tree.restart_of(id))
-            .unwrap_or(RestartType::Temporary);
+        let restart = self.restart_now(id);
         let node_down = self
             .supervising
             .tree
@@ -154,6 +151,13 @@ impl Supervisor {
             .and_then(|n| self.supervising.tree.node(n))
             .is_some_and(|n| n.record.down.is_some());
         restart.restarts_after(abnormal) && !node_down
+    }
+
+    /// The actor's restart type now: its `restart` file, else the one it was enrolled with.
+    fn restart_now(&self, id: &ActorId) -> RestartType {
+        self.restart_type(id)
+            .or_else(|| self.supervising.tree.restart_of(id))
+            .unwrap_or(RestartType::Temporary)
     }
 
     /// The restart type in the actor's `restart` file, as a person may have changed it.
@@ -405,10 +409,7 @@ impl Supervisor {
         } else if let Some(actor) = self.registry.get_mut(id) {
             actor.crashes = None;
         }
-        let restart = self
-            .restart_type(id)
-            .or_else(|| self.supervising.tree.restart_of(id))
-            .unwrap_or(RestartType::Temporary);
+        let restart = self.restart_now(id);
         let actions = self
             .supervising
             .tree
