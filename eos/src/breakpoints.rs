@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::condition::Condition;
-use crate::faults::subset;
+use crate::faults::{names, subset};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
@@ -88,26 +88,18 @@ impl Breakpoint {
         }
     }
 
-    fn is(want: &Option<String>, actual: Option<&str>) -> bool {
-        match want.as_deref() {
-            None | Some("*") => true,
-            Some("") => actual.is_none(),
-            Some(w) => Some(w) == actual,
-        }
-    }
-
     /// Before delivering a message from `from` to `to`.
     pub fn before_delivery(&self, from: Option<&str>, to: &str, payload: &Value) -> bool {
         self.on == On::Deliver
-            && Self::is(&self.from, from)
-            && Self::is(&self.to, Some(to))
+            && names(&self.from, from)
+            && names(&self.to, Some(to))
             && self.payload.as_ref().is_none_or(|p| subset(p, payload))
     }
 
     /// Whether `actor`'s `state` matches (the supervisor breaks when it comes to).
     pub fn state_matches(&self, actor: &str, state: &Value) -> bool {
         self.on == On::State
-            && Self::is(&self.actor, Some(actor))
+            && names(&self.actor, Some(actor))
             && self
                 .when
                 .as_deref()
@@ -117,14 +109,12 @@ impl Breakpoint {
 
     /// When the fault rule `rule` fires on a message to `actor`.
     pub fn on_fault(&self, rule: &str, actor: &str) -> bool {
-        self.on == On::Fault
-            && Self::is(&self.rule, Some(rule))
-            && Self::is(&self.actor, Some(actor))
+        self.on == On::Fault && names(&self.rule, Some(rule)) && names(&self.actor, Some(actor))
     }
 
     /// When `actor` exits.
     pub fn on_exit(&self, actor: &str) -> bool {
-        self.on == On::Exit && Self::is(&self.actor, Some(actor))
+        self.on == On::Exit && names(&self.actor, Some(actor))
     }
 }
 

@@ -116,13 +116,8 @@ impl Rule {
         if self.kind == Kind::Partition {
             return self.cuts(from, to);
         }
-        let who = |want: &Option<String>, is: Option<&str>| match want.as_deref() {
-            None | Some("*") => true,
-            Some("") => is.is_none(),
-            Some(w) => Some(w) == is,
-        };
-        who(&self.from, from)
-            && who(&self.to, Some(to))
+        names(&self.from, from)
+            && names(&self.to, Some(to))
             && self.payload.as_ref().is_none_or(|p| subset(p, payload))
     }
 
@@ -169,6 +164,15 @@ impl Rule {
             }
             None => 0,
         }
+    }
+}
+
+/// Whether a rule's actor (`None` or `"*"`: anyone; `""`: outside, no actor) names `actual`.
+pub fn names(want: &Option<String>, actual: Option<&str>) -> bool {
+    match want.as_deref() {
+        None | Some("*") => true,
+        Some("") => actual.is_none(),
+        Some(w) => Some(w) == actual,
     }
 }
 
