@@ -54,6 +54,9 @@ const BREAKPOINTS: &str = "breakpoints";
 const INVARIANTS: &str = "invariants";
 const VIOLATIONS: &str = "violations";
 const CHECKPOINTS: &str = "checkpoints";
+const CHECKPOINT_RECORD: &str = "checkpoint.json";
+const RUNNING_ASIDE: &str = ".running.before-restore";
+const KEPT_SCRIPT: &str = "script.rn";
 const SUPERVISION: &str = "supervision.json";
 const RESTART: &str = "restart";
 const MONITORS: &str = "monitors";
@@ -237,9 +240,19 @@ impl Root {
         ]
     }
 
-    /// Checkpoints, one folder each (`eos checkpoint NAME`).
+    /// Checkpoints, one folder each (`eos checkpoint NAME`), laid out like a root.
     pub fn checkpoints_dir(&self) -> PathBuf {
         self.path.join(CHECKPOINTS)
+    }
+
+    /// In a checkpoint (a root-shaped folder): what it is, when, and where the journal was.
+    pub fn checkpoint_record(&self) -> PathBuf {
+        self.path.join(CHECKPOINT_RECORD)
+    }
+
+    /// Where the actors of now wait while a checkpoint's are put in place (`eos restore`).
+    pub fn running_aside_dir(&self) -> PathBuf {
+        self.path.join(RUNNING_ASIDE)
     }
 
     /// Invariants: Rune files with `pub fn check(states)`.
@@ -359,9 +372,24 @@ impl ActorDir {
             TRAP_EXITS,
             STRATEGY,
             STORE,
+            KEPT_SCRIPT,
         ]
         .contains(&name)
     }
+
+    /// Whether `name` in an actor's folder belongs to its process rather than to the moment
+    /// (a checkpoint leaves these out).
+    pub fn is_process_name(name: &str) -> bool {
+        [PID_FILE, STATUS, SCRATCH, ACTOR_LOG, SPOOL].contains(&name)
+    }
+
+    /// The script a checkpoint kept for a script actor, as it was (restored actors run it).
+    pub fn kept_script(&self) -> PathBuf {
+        self.path.join(KEPT_SCRIPT)
+    }
+
+    /// What a recipe in a checkpoint names instead of the script's path: the kept copy.
+    pub const KEPT_SCRIPT: &'static str = KEPT_SCRIPT;
 
     /// Its key-value storage: one `<key>.json` a key (see [`crate::store`]).
     pub fn store_dir(&self) -> PathBuf {

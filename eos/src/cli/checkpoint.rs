@@ -17,15 +17,7 @@ use super::output::{BAD, BOLD, DIM, GOOD, Output, WARN, styled};
 use super::{actors, poll, system};
 use crate::spawn_request::SpawnRequest;
 use crate::status::ActorStatus;
-use crate::{ActorId, Root, fsio, journal, mailbox};
-
-/// What a checkpoint leaves out of an actor's folder: what belongs to its process, not to the
-/// moment (the rest — state, recipe, storage, supervision files, a pause, files of its own — is
-/// taken).
-const PROCESS_FILES: [&str; 5] = [".pid", "status.json", ".scratch", "actor.log", "spool"];
-
-/// Where a restored or forked script actor's script is kept: in its own folder.
-const SCRIPT: &str = "script.rn";
+use crate::{ActorDir, ActorId, Root, fsio, journal, mailbox};
 
 /// The root's folders and files a checkpoint takes.
 fn root_parts(root: &Root) -> Vec<PathBuf> {
@@ -93,42 +85,40 @@ pub fn take(root: &Root, out: &Output, name: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes the checkpoint into `into`; returns how many actors it holds.
+/// Writes the checkpoint into `into`; returns how many actors it holds. An actor's folder is
+/// taken but for what belongs to its process (the state, recipe, storage, supervision files, a
+/// pause and files of its own are), its pending messages, and a script actor's script as it is
+/// now (the recipe names the kept copy).
 fn save(root: &Root, into: &Path, name: &str) -> Result<usize> {
     fsio::create_private_dir(&checkpoints(root))?;
     fs::create_dir(into)?;
+    let checkpoint = Root::new(into);
     let ids = actors::known(root);
     for id in &ids {
-        let from = root.actor(id);
-        let to = into.join("running").join(id.as_str());
-        fs::create_dir_all(to.join("spool"))?;
+        let (from, to) = (root.actor(id), checkpoint.actor(id));
+        fs::create_dir_all(to.spool_dir())?;
         for file in fsio::names(from.path())? {
-            if !PROCESS_FILES.contains(&file.as_str()) {
-                copy_tree(&from.path().join(&file), &to.join(&file))?;
+            if !ActorDir::is_process_name(&file) {
+                copy_tree(&from.path().join(&file), &to.path().join(&file))?;
             }
         }
         for pending in mailbox::pending(&from.spool_dir()).unwrap_or_default() {
             copy_tree(
                 &from.spool_dir().join(&pending),
-                &to.join("spool").join(&pending),
+                &to.spool_dir().join(&pending),
             )?;
         }
-        // A script is kept as it is now, and the recipe points at the kept copy.
         if let Ok(mut recipe) = fsio::read_json::<SpawnRequest>(&from.spawn_record())
             && let Some(script) = recipe.args.first().filter(|a| a.ends_with(".rn")).cloned()
             && Path::new(&script).is_file()
         {
-            let kept = into.join("scripts").join(format!("{id}.rn"));
-            fs::create_dir_all(kept.parent().unwrap_or(into))?;
-            fs::copy(&script, &kept).with_context(|| format!("keeping {script}"))?;
-            recipe.args[0] = format!("@checkpoint/scripts/{id}.rn");
-            fsio::write_json_atomic(&to.join("spawn.json"), &recipe)?;
+            fs::copy(&script, to.kept_script()).with_context(|| format!("keeping {script}"))?;
+            recipe.args[0] = ActorDir::KEPT_SCRIPT.to_owned();
+            fsio::write_json_atomic(&to.spawn_record(), &recipe)?;
         }
     }
-    for part in root_parts(root) {
-        if let Some(file) = part.file_name() {
-            copy_tree(&part, &into.join(file))?;
-        }
+    for (from, to) in root_parts(root).iter().zip(root_parts(&checkpoint)) {
+        copy_tree(from, &to)?;
     }
     let meta = json!({
         "name": name,
@@ -136,7 +126,7 @@ fn save(root: &Root, into: &Path, name: &str) -> Result<usize> {
         "journal_seq": journal::last_seq(root),
         "actors": ids,
     });
-    fsio::write_json_atomic(&into.join("checkpoint.json"), &meta)?;
+    fsio::write_json_atomic(&checkpoint.checkpoint_record(), &meta)?;
     Ok(ids.len())
 }
 
@@ -173,46 +163,45 @@ fn open(root: &Root, name: &str) -> Result<(PathBuf, Value)> {
             }
         );
     }
-    let meta: Value = fsio::read_json(&dir.join("checkpoint.json"))
-        .with_context(|| format!("checkpoint `{name}` is damaged (no checkpoint.json)"))?;
-    if !dir.join("running").is_dir() && meta["actors"].as_array().is_some_and(|a| !a.is_empty()) {
+    let checkpoint = Root::new(&dir);
+    let meta: Value = fsio::read_json(&checkpoint.checkpoint_record())
+        .with_context(|| format!("checkpoint `{name}` is damaged (no record of what it holds)"))?;
+    if !checkpoint.running_dir().is_dir()
+        && meta["actors"].as_array().is_some_and(|a| !a.is_empty())
+    {
         bail!("checkpoint `{name}` is damaged: its actors are missing");
     }
     Ok((dir, meta))
 }
 
-/// Puts the checkpoint's content into the root at `target` (its actors set to start).
+/// Puts the checkpoint's content into the root at `target` (its actors set to start; a script
+/// actor runs the script the checkpoint kept, in its own folder).
 fn unpack(checkpoint: &Path, target: &Root) -> Result<()> {
-    let running = target.running_dir();
-    fs::create_dir_all(&running)?;
-    for name in fsio::names(&checkpoint.join("running")).unwrap_or_default() {
-        let to = running.join(&name);
-        copy_tree(&checkpoint.join("running").join(&name), &to)?;
-        // The script as it was at the checkpoint, kept in the actor's folder.
-        let record = to.join("spawn.json");
-        if let Ok(mut recipe) = fsio::read_json::<SpawnRequest>(&record)
-            && let Some(first) = recipe.args.first_mut()
-            && let Some(rest) = first.strip_prefix("@checkpoint/")
-        {
-            let script = to.join(SCRIPT);
-            fs::copy(checkpoint.join(rest), &script).context("restoring a script")?;
-            *first = script.to_string_lossy().into_owned();
-            fsio::write_json_atomic(&record, &recipe)?;
-        }
-        let status = ActorStatus::Stopped { at: 0, starts: 0 };
-        fsio::write_json_atomic(&to.join("status.json"), &status)?;
-    }
-    for part in root_parts(target) {
-        let Some(file) = part.file_name() else {
+    let checkpoint = Root::new(checkpoint);
+    fs::create_dir_all(target.running_dir())?;
+    for name in fsio::names(&checkpoint.running_dir()).unwrap_or_default() {
+        let Ok(id) = ActorId::parse(&name) else {
             continue;
         };
-        let from = checkpoint.join(file);
+        let to = target.actor(&id);
+        copy_tree(checkpoint.actor(&id).path(), to.path())?;
+        if let Ok(mut recipe) = fsio::read_json::<SpawnRequest>(&to.spawn_record())
+            && let Some(first) = recipe.args.first_mut()
+            && first == ActorDir::KEPT_SCRIPT
+        {
+            *first = to.kept_script().to_string_lossy().into_owned();
+            fsio::write_json_atomic(&to.spawn_record(), &recipe)?;
+        }
+        let status = ActorStatus::Stopped { at: 0, starts: 0 };
+        fsio::write_json_atomic(&to.status_file(), &status)?;
+    }
+    for (from, part) in root_parts(&checkpoint).iter().zip(root_parts(target)) {
         if part.is_dir() {
             fs::remove_dir_all(&part)?;
         } else {
             let _ = fs::remove_file(&part);
         }
-        copy_tree(&from, &part)?;
+        copy_tree(from, &part)?;
         if !part.exists() && from.is_dir() {
             fs::create_dir_all(&part)?;
         }
@@ -229,7 +218,7 @@ pub fn restore(root: &Root, out: &Output, name: &str) -> Result<ExitCode> {
         system::stop(root, &Output::quiet(), system::StopMode::Keep)?;
     }
     // The actors of now go aside until the checkpoint's are in place.
-    let aside = root.path().join(".running.before-restore");
+    let aside = root.running_aside_dir();
     let _ = fs::remove_dir_all(&aside);
     fs::rename(root.running_dir(), &aside).context("setting the actors aside")?;
     if let Err(e) = unpack(&dir, root) {
@@ -299,8 +288,9 @@ fn list_names(root: &Root) -> Vec<String> {
 pub fn list(root: &Root, out: &Output) -> Result<ExitCode> {
     let mut data = Vec::new();
     for name in list_names(root) {
-        let meta: Value = fsio::read_json(&checkpoints(root).join(&name).join("checkpoint.json"))
-            .unwrap_or(Value::Null);
+        let meta: Value =
+            fsio::read_json(&Root::new(checkpoints(root).join(&name)).checkpoint_record())
+                .unwrap_or(Value::Null);
         let actors = meta["actors"].as_array().map_or(0, Vec::len);
         out.say(format!(
             "{:<20} {actors} actor(s)  {}",
@@ -329,24 +319,28 @@ type Side = BTreeMap<String, (Value, BTreeMap<String, Value>)>;
 
 /// A checkpoint by name, or a root (or a fork) by its path.
 fn side(root: &Root, which: &str) -> Result<Side> {
-    let running = if checkpoints(root).join(which).is_dir() {
-        checkpoints(root).join(which).join("running")
-    } else if Path::new(which).join("running").is_dir() {
-        Path::new(which).join("running")
+    let named = Root::new(checkpoints(root).join(which));
+    let image = if named.path().is_dir() {
+        named
+    } else if Root::new(which).running_dir().is_dir() {
+        Root::new(which)
     } else {
         bail!("`{which}` is neither a checkpoint (eos checkpoint --list) nor a root");
     };
     let mut side = Side::new();
-    for name in fsio::names(&running).unwrap_or_default() {
-        if ActorId::parse(&name).is_err() || !running.join(&name).is_dir() {
+    for name in fsio::names(&image.running_dir()).unwrap_or_default() {
+        let Ok(id) = ActorId::parse(&name) else {
+            continue;
+        };
+        let dir = image.actor(&id);
+        if !dir.path().is_dir() {
             continue;
         }
-        let dir = running.join(&name);
-        let state = fsio::read_json(&dir.join("state.json")).unwrap_or(Value::Null);
+        let state = fsio::read_json(&dir.state_file()).unwrap_or(Value::Null);
         let mut pending = BTreeMap::new();
-        for file in mailbox::pending(&dir.join("spool")).unwrap_or_default() {
+        for file in mailbox::pending(&dir.spool_dir()).unwrap_or_default() {
             let message: Value =
-                fsio::read_json(&dir.join("spool").join(&file)).unwrap_or(Value::Null);
+                fsio::read_json(&dir.spool_dir().join(&file)).unwrap_or(Value::Null);
             let id = message["id"].as_str().map_or(file.clone(), str::to_owned);
             pending.insert(id, message.get("payload").cloned().unwrap_or(message));
         }
