@@ -36,14 +36,27 @@ impl Metrics {
         }
     }
 
+    /// An actor's counts: a name is copied only the first time it is seen, not at every
+    /// message.
+    fn of(&mut self, actor: &str) -> Option<&mut Counts> {
+        if !self.counts.contains_key(actor) {
+            self.counts.insert(actor.to_owned(), Counts::default());
+        }
+        self.counts.get_mut(actor)
+    }
+
     /// Counts what an event says about an actor.
     pub fn observe(&mut self, event: &Event, now: Instant) {
         match event {
             Event::Deliver { actor, .. } => {
-                self.counts.entry(actor.clone()).or_default().delivered_at = Some(now);
+                if let Some(c) = self.of(actor) {
+                    c.delivered_at = Some(now);
+                }
             }
             Event::Result { actor, ok, .. } => {
-                let c = self.counts.entry(actor.clone()).or_default();
+                let Some(c) = self.of(actor) else {
+                    return;
+                };
                 if *ok {
                     c.handled += 1;
                 } else {
@@ -55,7 +68,9 @@ impl Metrics {
                 }
             }
             Event::Restart { actor, .. } => {
-                self.counts.entry(actor.clone()).or_default().restarts += 1;
+                if let Some(c) = self.of(actor) {
+                    c.restarts += 1;
+                }
             }
             _ => {}
         }
