@@ -91,10 +91,9 @@ fn a_violation_pauses_the_system_and_leaves_its_states_and_chain() {
     assert_eq!(sys.handled("a").len(), 2, "m5 waits");
 }
 
-#[test]
-fn the_two_phase_commit_playground_breaks_atomicity_when_a_vote_is_lost() {
-    let mut sys = System::new();
-    sys.start();
+/// The playground's two-phase commit: three participants, a coordinator, the atomicity
+/// invariant.
+fn two_phase_commit(sys: &System) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../playground/2pc");
     for p in ["p1", "p2", "p3"] {
         sys.spawn_script(p, &dir.join("participant.rn"), &[]);
@@ -105,6 +104,13 @@ fn the_two_phase_commit_playground_breaks_atomicity_when_a_vote_is_lost() {
         sys.path("invariants/atomicity.rn"),
     )
     .unwrap();
+}
+
+#[test]
+fn the_two_phase_commit_playground_breaks_atomicity_when_a_vote_is_lost() {
+    let mut sys = System::new();
+    sys.start();
+    two_phase_commit(&sys);
     // One transaction goes through.
     ok(&sys.eos(&[
         "send",
@@ -142,16 +148,7 @@ fn seeded_chaos_on_the_two_phase_commit_finds_the_bug() {
     let mut sys = System::new();
     // Virtual time: the coordinator's timeouts pass at once.
     sys.start_with(&["--virtual-time"]);
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../playground/2pc");
-    for p in ["p1", "p2", "p3"] {
-        sys.spawn_script(p, &dir.join("participant.rn"), &[]);
-    }
-    sys.spawn_script("coord", &dir.join("coordinator.rn"), &[]);
-    fs::copy(
-        dir.join("invariants/atomicity.rn"),
-        sys.path("invariants/atomicity.rn"),
-    )
-    .unwrap();
+    two_phase_commit(&sys);
     ok(&sys.eos(&["chaos", "--seed", "3", "--drop", "0.3"]));
     for n in 0..30 {
         if sys.path("violations/1.json").exists() {
