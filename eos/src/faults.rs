@@ -90,6 +90,25 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// A rule of this kind for every message, always, with nothing else said.
+    pub fn new(kind: Kind) -> Self {
+        Rule {
+            kind,
+            from: None,
+            to: None,
+            payload: None,
+            probability: None,
+            count: None,
+            seed: 0,
+            ms: None,
+            copies: None,
+            groups: Vec::new(),
+            one_way: false,
+            after: None,
+            flap_ms: None,
+        }
+    }
+
     /// What serde cannot check.
     pub fn check(&self) -> Result<(), String> {
         if let Some(p) = self.probability

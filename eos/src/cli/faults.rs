@@ -65,7 +65,6 @@ pub fn add(root: &Root, out: &Output, add: Add) -> Result<ExitCode> {
         .transpose()
         .map_err(|e| anyhow!("--ms takes milliseconds or MIN..MAX: {e}"))?;
     let rule = Rule {
-        kind: add.kind,
         from: add.from,
         to: add.to,
         payload: add
@@ -77,10 +76,9 @@ pub fn add(root: &Root, out: &Output, add: Add) -> Result<ExitCode> {
         seed: add.seed,
         ms,
         copies: add.copies,
-        groups: Vec::new(),
-        one_way: false,
         after: add.after,
         flap_ms: add.flap_ms,
+        ..Rule::new(add.kind)
     };
     if rule.kind == Kind::Partition {
         bail!("write a partition with `eos partition A,B / C`");
@@ -118,19 +116,9 @@ pub fn partition(
         bail!("say the groups with / between them: `eos partition a,b / c`");
     }
     let rule = Rule {
-        kind: Kind::Partition,
-        from: None,
-        to: None,
-        payload: None,
-        probability: None,
-        count: None,
-        seed: 0,
-        ms: None,
-        copies: None,
         groups,
         one_way,
-        after: None,
-        flap_ms: None,
+        ..Rule::new(Kind::Partition)
     };
     let name = name.unwrap_or_else(|| rules::free_name(&root.faults_dir(), "partition"));
     write(root, out, &name, &rule)
@@ -269,19 +257,9 @@ pub fn chaos(root: &Root, out: &Output, chaos: Chaos) -> Result<ExitCode> {
         None => Millis::Fixed(chaos.delay_ms.trim().parse()?),
     };
     let base = |kind: Kind, probability: f64| Rule {
-        kind,
-        from: None,
-        to: None,
-        payload: None,
         probability: Some(probability),
-        count: None,
         seed: chaos.seed,
-        ms: None,
-        copies: None,
-        groups: Vec::new(),
-        one_way: false,
-        after: None,
-        flap_ms: None,
+        ..Rule::new(kind)
     };
     let mut written = Vec::new();
     let kinds = [
