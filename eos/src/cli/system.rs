@@ -114,6 +114,32 @@ impl UpOptions {
             virtual_time: false,
         }
     }
+
+    /// The options a running supervisor was started with (from its command line), to start
+    /// it again the same way.
+    pub fn of(running: &Supervisor) -> Self {
+        let args: Vec<String> = fs::read(format!("/proc/{}/cmdline", running.pidfd.pid()))
+            .map(|bytes| {
+                bytes
+                    .split(|&b| b == 0)
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut options = UpOptions::standard();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--tick" => options.tick = args.next().unwrap_or(options.tick),
+                "--grace" => options.grace = args.next().unwrap_or(options.grace),
+                "--slow-motion" => options.slow_motion = args.next(),
+                "--record" => options.record = true,
+                "--virtual-time" => options.virtual_time = true,
+                _ => {}
+            }
+        }
+        options
+    }
 }
 
 pub fn up(
