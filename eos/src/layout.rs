@@ -28,6 +28,10 @@ pub const STATE: &str = "state.json";
 /// The name of the file that pauses delivery, in the root or in an actor's folder.
 pub const PAUSED: &str = "paused";
 
+/// While this file exists in a root, `eos replay` is driving it: fault rules are not applied
+/// (the recorded faults are replayed instead).
+pub const REPLAYING: &str = "replaying";
+
 const PID_FILE: &str = ".pid";
 const LOCK_FILE: &str = ".lock";
 const SCRATCH: &str = ".scratch";
@@ -149,6 +153,11 @@ impl Root {
         self.path.join(PAUSED)
     }
 
+    /// Written by `eos replay` while it runs: what it replays, and fault rules rest meanwhile.
+    pub fn replaying_file(&self) -> PathBuf {
+        self.path.join(REPLAYING)
+    }
+
     /// The event journal: one JSON object per line, appended by the supervisor.
     pub fn journal_file(&self) -> PathBuf {
         self.path.join(JOURNAL)
@@ -225,6 +234,7 @@ impl Root {
             DEAD,
             CONTROL,
             PAUSED,
+            REPLAYING,
             JOURNAL,
             OLD_JOURNAL,
             METRICS,

@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod numbers;
 pub mod pidfd;
 pub mod programs;
+pub mod schedule;
 pub mod sdk;
 pub mod spawn_request;
 pub mod status;

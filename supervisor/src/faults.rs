@@ -27,11 +27,19 @@ pub struct Faults {
     fired: HashMap<String, u64>,
     /// Matching deliveries seen by each `crash` rule with `after`, per actor.
     deliveries: HashMap<(String, String), u64>,
+    /// The rules rest (a replay is running): they neither fire nor count.
+    resting: bool,
 }
 
 impl Faults {
+    /// Whether no rule can fire.
     pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
+        self.rules.is_empty() || self.resting
+    }
+
+    /// Lets the rules rest, or wakes them. Returns whether it changed.
+    pub fn rest(&mut self, resting: bool) -> bool {
+        std::mem::replace(&mut self.resting, resting) != resting
     }
 
     /// The rules now on disk (a rule whose file changed starts its counts afresh).

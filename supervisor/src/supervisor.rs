@@ -152,6 +152,7 @@ impl Supervisor {
     /// Brings back what is on disk, then runs until SIGTERM, SIGINT or SIGQUIT and shuts down.
     pub fn run(mut self) -> Result<()> {
         self.load_faults();
+        self.replaying();
         self.load_breakpoints();
         self.load_invariants();
         let exited = self.restore()?;
@@ -258,6 +259,7 @@ impl Supervisor {
                 (Watched::Send, Change::Arrived) => self.route(&name, Origin::Event),
                 (Watched::Spool(id), change) => self.spool_event(&id, &name, change, cookie),
                 (Watched::Root, change) if name == PAUSED => self.paused(None, change),
+                (Watched::Root, _) if name == layout::REPLAYING => self.replaying(),
                 (Watched::Actor(id), change) if name == PAUSED => self.paused(Some(id), change),
                 (Watched::Actor(id), Change::Arrived) if name == layout::STATE => {
                     self.state_written(&id)
@@ -875,6 +877,17 @@ impl Supervisor {
         }
     }
 
+    /// Fault rules rest while `eos replay` drives the root: it replays the recorded faults.
+    pub(crate) fn replaying(&mut self) {
+        let replaying = self.root.replaying_file().exists();
+        if self.faults.rest(replaying) {
+            info!(
+                "fault rules {} (eos replay)",
+                if replaying { "rest" } else { "apply again" }
+            );
+        }
+    }
+
     /// Reads every rule in `faults/` again: the next message obeys the new set.
     pub(crate) fn load_faults(&mut self) {
         let rules = self.read_rules(
@@ -1267,6 +1280,7 @@ impl Supervisor {
         self.scan_send_dir();
         self.settle_routed();
         self.intake.rescan(&mut self.history);
+        self.replaying();
         let all = self.root.paused_file().exists();
         if self.policy.is_paused(None) != all {
             self.paused(None, if all { Change::Arrived } else { Change::Left });

@@ -94,6 +94,8 @@ fn save(root: &Root, into: &Path, name: &str) -> Result<usize> {
     fs::create_dir(into)?;
     let checkpoint = Root::new(into);
     let ids = actors::known(root);
+    // Where each script actor's script came from, for a restore to run it again.
+    let mut scripts = serde_json::Map::new();
     for id in &ids {
         let (from, to) = (root.actor(id), checkpoint.actor(id));
         fs::create_dir_all(to.spool_dir())?;
@@ -113,6 +115,7 @@ fn save(root: &Root, into: &Path, name: &str) -> Result<usize> {
             && Path::new(&script).is_file()
         {
             fs::copy(&script, to.kept_script()).with_context(|| format!("keeping {script}"))?;
+            scripts.insert(id.to_string(), Value::String(script));
             recipe.args[0] = ActorDir::KEPT_SCRIPT.to_owned();
             fsio::write_json_atomic(&to.spawn_record(), &recipe)?;
         }
@@ -125,6 +128,7 @@ fn save(root: &Root, into: &Path, name: &str) -> Result<usize> {
         "at_us": crate::clock::now_us(),
         "journal_seq": journal::last_seq(root),
         "actors": ids,
+        "scripts": scripts,
     });
     fsio::write_json_atomic(&checkpoint.checkpoint_record(), &meta)?;
     Ok(ids.len())
@@ -174,9 +178,22 @@ fn open(root: &Root, name: &str) -> Result<(PathBuf, Value)> {
     Ok((dir, meta))
 }
 
+/// Which scripts restored script actors run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// The script the checkpoint kept; the script file it came from when that is unchanged
+    /// (so that editing it goes on reloading the actor).
+    AsKept,
+    /// The script file as it is now (a replay checks what an edit changed); the kept copy if
+    /// the file is gone.
+    Current,
+}
+
 /// Puts the checkpoint's content into the root at `target` (its actors set to start; a script
-/// actor runs the script the checkpoint kept, in its own folder).
-fn unpack(checkpoint: &Path, target: &Root) -> Result<()> {
+/// actor runs the script `code` says).
+fn unpack(checkpoint: &Path, target: &Root, code: Code) -> Result<()> {
+    let meta: Value =
+        fsio::read_json(&Root::new(checkpoint).checkpoint_record()).unwrap_or(Value::Null);
     let checkpoint = Root::new(checkpoint);
     fs::create_dir_all(target.running_dir())?;
     for name in fsio::names(&checkpoint.running_dir()).unwrap_or_default() {
@@ -189,7 +206,16 @@ fn unpack(checkpoint: &Path, target: &Root) -> Result<()> {
             && let Some(first) = recipe.args.first_mut()
             && first == ActorDir::KEPT_SCRIPT
         {
-            *first = to.kept_script().to_string_lossy().into_owned();
+            let kept = to.kept_script();
+            let original = meta["scripts"][&name].as_str().map(PathBuf::from);
+            let use_original = original.as_ref().is_some_and(|file| match code {
+                Code::Current => file.is_file(),
+                Code::AsKept => fs::read(file).ok() == fs::read(&kept).ok(),
+            });
+            *first = match original.filter(|_| use_original) {
+                Some(file) => file.to_string_lossy().into_owned(),
+                None => kept.to_string_lossy().into_owned(),
+            };
             fsio::write_json_atomic(&to.spawn_record(), &recipe)?;
         }
         let status = ActorStatus::Stopped { at: 0, starts: 0 };
@@ -212,34 +238,7 @@ fn unpack(checkpoint: &Path, target: &Root) -> Result<()> {
 /// `eos restore NAME`: stops the actors, puts the root back as it was at the checkpoint, and
 /// starts them again; the journal records the jump.
 pub fn restore(root: &Root, out: &Output, name: &str) -> Result<ExitCode> {
-    let (dir, meta) = open(root, name)?;
-    let was_running = system::running(root).is_some();
-    if was_running {
-        system::stop(root, &Output::quiet(), system::StopMode::Keep)?;
-    }
-    // The actors of now go aside until the checkpoint's are in place.
-    let aside = root.running_aside_dir();
-    let _ = fs::remove_dir_all(&aside);
-    fs::rename(root.running_dir(), &aside).context("setting the actors aside")?;
-    if let Err(e) = unpack(&dir, root) {
-        let _ = fs::remove_dir_all(root.running_dir());
-        let _ = fs::rename(&aside, root.running_dir());
-        return Err(e.context(format!("restoring `{name}`; the root is as it was")));
-    }
-    let _ = fs::remove_dir_all(&aside);
-    let seq = journal::last_seq(root) + 1;
-    let entry = journal::Entry {
-        seq,
-        us: crate::clock::now_us(),
-        event: journal::Event::Restored {
-            checkpoint: name.to_owned(),
-            journal_seq: meta["journal_seq"].as_u64().unwrap_or(0),
-        },
-    };
-    journal::Writer::open(root, journal::DEFAULT_MAX_BYTES)?.append(&journal::line(&entry))?;
-    if was_running {
-        system::up(root, &Output::quiet(), &system::UpOptions::standard(), None)?;
-    }
+    let was_running = put_back(root, name, Code::AsKept)?;
     out.say(format!(
         "{} checkpoint {name}{}",
         styled(GOOD, "restored"),
@@ -253,6 +252,51 @@ pub fn restore(root: &Root, out: &Output, name: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Stops the supervisor, puts the checkpoint's image in place of the root's, records the jump
+/// in the journal, and starts the supervisor again as it was started, if one was running.
+/// Returns whether one was. A checkpoint that cannot be put back leaves the root as it was.
+pub fn put_back(root: &Root, name: &str, code: Code) -> Result<bool> {
+    let (dir, meta) = open(root, name)?;
+    let running = system::running(root);
+    let options = running.as_ref().map(system::UpOptions::of);
+    if running.is_some() {
+        system::stop(root, &Output::quiet(), system::StopMode::Keep)?;
+    }
+    // The actors of now go aside until the checkpoint's are in place.
+    let aside = root.running_aside_dir();
+    let _ = fs::remove_dir_all(&aside);
+    fs::rename(root.running_dir(), &aside).context("setting the actors aside")?;
+    if let Err(e) = unpack(&dir, root, code) {
+        let _ = fs::remove_dir_all(root.running_dir());
+        let _ = fs::rename(&aside, root.running_dir());
+        if let Some(options) = &options {
+            system::up(root, &Output::quiet(), options, None)?;
+        }
+        return Err(e.context(format!("restoring `{name}`; the root is as it was")));
+    }
+    let _ = fs::remove_dir_all(&aside);
+    let seq = journal::last_seq(root) + 1;
+    let entry = journal::Entry {
+        seq,
+        us: crate::clock::now_us(),
+        event: journal::Event::Restored {
+            checkpoint: name.to_owned(),
+            journal_seq: meta["journal_seq"].as_u64().unwrap_or(0),
+        },
+    };
+    journal::Writer::open(root, journal::DEFAULT_MAX_BYTES)?.append(&journal::line(&entry))?;
+    if let Some(options) = &options {
+        system::up(root, &Output::quiet(), options, None)?;
+    }
+    Ok(options.is_some())
+}
+
+/// The checkpoint's journal position: where its run begins.
+pub fn journal_seq(root: &Root, name: &str) -> Result<u64> {
+    let (_, meta) = open(root, name)?;
+    Ok(meta["journal_seq"].as_u64().unwrap_or(0))
+}
+
 /// `eos fork NAME DIR`: a new, independent root from a checkpoint.
 pub fn fork(root: &Root, out: &Output, name: &str, into: &Path) -> Result<ExitCode> {
     let (dir, _) = open(root, name)?;
@@ -263,7 +307,7 @@ pub fn fork(root: &Root, out: &Output, name: &str, into: &Path) -> Result<ExitCo
     for d in target.dirs() {
         fsio::create_private_dir(&d).with_context(|| format!("creating {}", d.display()))?;
     }
-    unpack(&dir, &target)?;
+    unpack(&dir, &target, Code::AsKept)?;
     out.say(format!(
         "{} {name} into {}; run it beside this one with `eos --root {} up`",
         styled(GOOD, "forked"),
@@ -350,7 +394,7 @@ fn side(root: &Root, which: &str) -> Result<Side> {
 }
 
 /// The paths at which two JSON values differ, with both sides.
-fn json_diff(path: &str, a: &Value, b: &Value, out: &mut Vec<Value>) {
+pub(super) fn json_diff(path: &str, a: &Value, b: &Value, out: &mut Vec<Value>) {
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();

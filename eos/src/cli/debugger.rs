@@ -35,6 +35,10 @@ pub fn pause(root: &Root, out: &Output, id: Option<String>) -> Result<ExitCode> 
 pub fn resume(root: &Root, out: &Output, id: Option<String>) -> Result<ExitCode> {
     let (file, who) = paused_file(root, id)?;
     let was = fs::remove_file(&file).is_ok();
+    if who == "everything" {
+        // A replay that was interrupted lets the fault rules rest no longer.
+        let _ = fs::remove_file(root.replaying_file());
+    }
     let note = if was { "" } else { " (it was not paused)" };
     out.say(format!("{} {who}{note}", styled(GOOD, "resumed")))?;
     if root.paused_file().exists() && who != "everything" {

@@ -18,6 +18,7 @@ mod output;
 mod perfetto;
 mod poll;
 mod render;
+mod replay;
 mod rules;
 mod spawn;
 mod system;
@@ -411,6 +412,27 @@ enum Command {
     /// What differs between two of: a checkpoint, a root, a fork (states, pending messages,
     /// actors)
     Diff { a: String, b: String },
+    /// The run recorded after a checkpoint as a schedule: one step a line (deliveries with the
+    /// state they left, sends from outside, faults, hand edits), to read, edit and replay
+    Schedule {
+        /// The checkpoint the run began at
+        name: String,
+        /// Write it into this file instead of printing it
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+    },
+    /// Put a checkpoint back and carry out a recorded run (or an edited schedule) on the real
+    /// processes, checking every result; stops paused at the first divergence (exit code 1)
+    Replay {
+        /// The checkpoint to start from
+        #[arg(long)]
+        from: String,
+        /// A schedule file (eos schedule NAME -o FILE) [default: the run recorded after it]
+        schedule: Option<PathBuf>,
+        /// How long to wait for a message to arrive or be handled
+        #[arg(long, default_value = "10s", value_parser = crate::duration::parse)]
+        wait: std::time::Duration,
+    },
     /// Wait until an actor's state matches, the system is idle, or a message is handled
     /// (exit code 0; 1 when the time runs out, 2 for a condition that does not parse)
     Wait {
@@ -567,6 +589,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Restore { name } => checkpoint::restore(&root, &out, &name),
         Command::Fork { name, dir } => checkpoint::fork(&root, &out, &name, &dir),
         Command::Diff { a, b } => checkpoint::diff(&root, &out, &a, &b),
+        Command::Schedule { name, out: file } => replay::show(&root, &out, &name, file.as_deref()),
+        Command::Replay {
+            from,
+            schedule,
+            wait,
+        } => replay::run(&root, &out, &from, schedule.as_deref(), wait),
         Command::Fault { action } => match action {
             FaultAction::Add(add) => faults::add(&root, &out, add),
             FaultAction::List => faults::list(&root, &out),

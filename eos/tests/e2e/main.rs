@@ -20,6 +20,7 @@ mod history;
 mod invariants;
 mod lifecycle;
 mod metrics;
+mod replay;
 mod routing;
 mod rust_actor;
 mod script_actor;
