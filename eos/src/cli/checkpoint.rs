@@ -66,7 +66,7 @@ pub fn take(root: &Root, out: &Output, name: &str) -> Result<ExitCode> {
         }
         let staging = checkpoints(root).join(format!(".{name}.new"));
         let _ = fs::remove_dir_all(&staging);
-        let saved = save(root, &staging, name).inspect_err(|_| {
+        let saved = save(root, &staging, name, !we_paused).inspect_err(|_| {
             let _ = fs::remove_dir_all(&staging);
         })?;
         fs::rename(&staging, &dir).context("finishing the checkpoint")?;
@@ -89,7 +89,7 @@ pub fn take(root: &Root, out: &Output, name: &str) -> Result<ExitCode> {
 /// taken but for what belongs to its process (the state, recipe, storage, supervision files, a
 /// pause and files of its own are), its pending messages, and a script actor's script as it is
 /// now (the recipe names the kept copy).
-fn save(root: &Root, into: &Path, name: &str) -> Result<usize> {
+fn save(root: &Root, into: &Path, name: &str, paused: bool) -> Result<usize> {
     fsio::create_private_dir(&checkpoints(root))?;
     fs::create_dir(into)?;
     let checkpoint = Root::new(into);
@@ -129,6 +129,8 @@ fn save(root: &Root, into: &Path, name: &str) -> Result<usize> {
         "journal_seq": journal::last_seq(root),
         "actors": ids,
         "scripts": scripts,
+        // Paused by a person (not by the checkpoint): a restore is paused too.
+        "paused": paused,
     });
     fsio::write_json_atomic(&checkpoint.checkpoint_record(), &meta)?;
     Ok(ids.len())
@@ -235,17 +237,17 @@ fn unpack(checkpoint: &Path, target: &Root, code: Code) -> Result<()> {
     Ok(())
 }
 
-/// `eos restore NAME`: stops the actors, puts the root back as it was at the checkpoint, and
-/// starts them again; the journal records the jump.
+/// `eos restore NAME`: stops the actors, puts the root back as it was at the checkpoint (paused
+/// if it was paused then), and starts them again; the journal records the jump.
 pub fn restore(root: &Root, out: &Output, name: &str) -> Result<ExitCode> {
     let was_running = put_back(root, name, Code::AsKept)?;
     out.say(format!(
         "{} checkpoint {name}{}",
         styled(GOOD, "restored"),
-        if was_running {
-            "; the actors run again"
-        } else {
-            "; start them with eos up"
+        match (was_running, root.paused_file().exists()) {
+            (true, false) => "; the actors run again",
+            (true, true) => "; the actors run again, paused (eos resume)",
+            (false, _) => "; start them with eos up",
         }
     ))?;
     out.data(&json!({"restored": name}))?;
@@ -275,6 +277,12 @@ pub fn put_back(root: &Root, name: &str, code: Code) -> Result<bool> {
         return Err(e.context(format!("restoring `{name}`; the root is as it was")));
     }
     let _ = fs::remove_dir_all(&aside);
+    if meta["paused"] == true {
+        fsio::write_atomic(
+            &root.paused_file(),
+            format!("paused, as at checkpoint {name}; eos resume to go on\n").as_bytes(),
+        )?;
+    }
     let seq = journal::last_seq(root) + 1;
     let entry = journal::Entry {
         seq,
