@@ -24,6 +24,7 @@ pub mod faults;
 pub mod fsio;
 pub mod history;
 pub mod id;
+pub mod image;
 pub mod journal;
 pub mod layout;
 pub mod mailbox;

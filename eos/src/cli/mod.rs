@@ -9,6 +9,7 @@ mod debugger;
 mod demo;
 mod doctor;
 mod faults;
+mod git_history;
 mod invariants;
 mod locate;
 mod log;
@@ -421,6 +422,16 @@ enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+    /// The root's history as a git repository: one commit per delivery (states and pending
+    /// mail as files), for `git log -p` and `git bisect run`
+    History {
+        /// The repository (made if missing; a second run goes on where the first stopped)
+        #[arg(long)]
+        git: PathBuf,
+        /// Keep committing as the journal grows, until Ctrl-C
+        #[arg(long)]
+        follow: bool,
+    },
     /// Put a checkpoint back and carry out a recorded run (or an edited schedule) on the real
     /// processes, checking every result; stops paused at the first divergence (exit code 1)
     Replay {
@@ -590,6 +601,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fork { name, dir } => checkpoint::fork(&root, &out, &name, &dir),
         Command::Diff { a, b } => checkpoint::diff(&root, &out, &a, &b),
         Command::Schedule { name, out: file } => replay::show(&root, &out, &name, file.as_deref()),
+        Command::History { git, follow } => git_history::run(&root, &out, &git, follow),
         Command::Replay {
             from,
             schedule,

@@ -148,6 +148,17 @@ fn an_edited_schedule_swaps_two_deliveries() {
     assert_eq!(sys.state("bank")["balance"], 40, "nothing was restored");
     let err = fails(&sys.eos(&["replay", "--from", "nowhere"]));
     assert!(err.contains("no checkpoint `nowhere`"), "{err}");
+
+    // The checkpoint was taken paused: a restore is paused too, so either order can be tried.
+    ok(&sys.eos(&["resume"]));
+    let said = ok(&sys.eos(&["restore", "before"]));
+    assert!(said.contains("paused"), "{said}");
+    assert!(sys.path("paused").exists());
+    assert_eq!(
+        sys.ls("running/bank/spool").len(),
+        2,
+        "both withdrawals wait"
+    );
 }
 
 #[test]
@@ -227,4 +238,110 @@ fn recorded_faults_and_hand_edits_are_replayed_with_the_rules_resting() {
     ok(&sys.eos(&["resume"]));
     sys.send("c", "lost-again", r#"{"lossy": true}"#);
     sys.wait_dead("dead", "c::lost-again.json");
+}
+
+/// The history as git: one commit per delivery, `git log -p` shows what each changed, and
+/// `git bisect run` finds the first delivery after which a predicate fails.
+#[test]
+fn the_history_as_git_commits_is_bisected() {
+    let mut sys = System::new();
+    sys.start_with(&["--record"]);
+    // Deposits of 10 (negative withdrawals) and one overdraft in the middle; the bank's bug:
+    // it lets mallory through unchecked.
+    let buggy = BANK.replace(
+        "if amount <= state.balance {",
+        "if amount <= state.balance || msg.payload.who == \"mallory\" {",
+    );
+    let bank = sys.script("bank.rn", &buggy);
+    sys.spawn_script("bank", &bank, &[]);
+    sys.spawn("c", &counter_sh(), &[]);
+    for (n, who) in ["a", "b", "c", "d", "mallory", "e", "f"].iter().enumerate() {
+        let amount = if *who == "mallory" { 500 } else { -10 };
+        ok(&sys.eos(&[
+            "send",
+            "bank",
+            &format!(r#"{{"withdraw": {amount}, "who": "{who}", "n": {n}}}"#),
+        ]));
+        sys.send("c", &format!("m{n}"), "{}");
+    }
+    let handled = |sys: &System| {
+        let state = sys.state("bank");
+        let len = |k: &str| state[k].as_array().map_or(0, Vec::len);
+        len("paid") + len("refused")
+    };
+    // Once overdrawn, the deposits after it are refused: the bug shows late.
+    wait_until("all handled", || {
+        handled(&sys) == 7 && sys.state("c")["count"] == 7
+    });
+    let repo = sys.path("../history");
+    let repo_s = repo.to_str().unwrap();
+    let said = ok(&sys.eos(&["history", "--git", repo_s]));
+    assert!(said.contains("commit(s)"), "{said}");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", text(&out).1);
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let subjects = git(&["log", "--format=%s", "--reverse"]);
+    let deliveries: Vec<&str> = subjects
+        .lines()
+        .filter(|l| l.starts_with("deliver bank"))
+        .collect();
+    assert_eq!(deliveries.len(), 7, "{subjects}");
+    assert!(deliveries[4].contains("mallory"), "{subjects}");
+    assert_eq!(
+        subjects
+            .lines()
+            .filter(|l| l.starts_with("deliver c"))
+            .count(),
+        7
+    );
+    // What the overdraft changed, as a diff of bank/state.json.
+    let mallory = git(&[
+        "log",
+        "-p",
+        "-1",
+        "--grep",
+        "mallory",
+        "--",
+        "bank/state.json",
+    ]);
+    assert!(mallory.contains("-  \"balance\": 140"), "{mallory}");
+    assert!(mallory.contains("+  \"balance\": -360"), "{mallory}");
+
+    // Bisect: the first commit is good (balance 100), the last bad (negative).
+    let first = git(&["rev-list", "--max-parents=0", "HEAD"]);
+    git(&["bisect", "start", "HEAD", first.trim()]);
+    let found = git(&[
+        "bisect",
+        "run",
+        "sh",
+        "-c",
+        "! grep -q '\"balance\": -' bank/state.json",
+    ]);
+    assert!(found.contains("is the first bad commit"), "{found}");
+    assert!(found.contains("deliver bank <- (outside)"), "{found}");
+    assert!(found.contains("mallory"), "{found}");
+    git(&["bisect", "reset"]);
+
+    // A second run goes on from the last commit, adding only what is new.
+    ok(&sys.eos(&["send", "bank", r#"{"withdraw": -1, "who": "g"}"#]));
+    wait_until("g handled", || handled(&sys) == 8);
+    let before: usize = git(&["rev-list", "--count", "HEAD"])
+        .trim()
+        .parse()
+        .unwrap();
+    ok(&sys.eos(&["history", "--git", repo_s]));
+    let after: usize = git(&["rev-list", "--count", "HEAD"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(after, before + 1);
+    let newest = git(&["show", "HEAD:bank/state.json"]);
+    assert!(newest.contains("\"g\""), "{newest}");
 }
