@@ -311,7 +311,9 @@ fn measure_eos(
     }
 
     if many {
-        let (without, with) = rules_cost(root, options.messages, sent + options.messages)?;
+        // The sink has handled `sent` (throughput rounds) and `messages` (syscalls) so far.
+        let handled = sent + options.messages;
+        let (without, with) = rules_cost(root, options.messages, handled)?;
         out.say(format!(
             "debugging cost:    with 50 fault rules and 10 invariants {with:.0} msgs/s against \
              {without:.0} without ({:.2})",
@@ -321,6 +323,24 @@ fn measure_eos(
             "without_msgs_per_s": without,
             "with_msgs_per_s": with,
             "ratio": with / without,
+        });
+    }
+
+    if many {
+        // rules_cost sent it twice `messages` and one more.
+        let before = sent + 3 * options.messages + 1;
+        let (without, with, lag) = git_cost(root, dir, options.messages, before)?;
+        out.say(format!(
+            "git history:       {with:.0} msgs/s with `eos history --git --follow` committing \
+             every delivery beside it, against {without:.0} without ({:.2}); its last commit \
+             {lag:.2}s after the last delivery",
+            with / without
+        ))?;
+        figures["git_history"] = json!({
+            "without_msgs_per_s": without,
+            "with_msgs_per_s": with,
+            "ratio": with / without,
+            "lag_s": lag,
         });
     }
 
@@ -670,6 +690,57 @@ fn rules_cost(root: &Root, messages: u32, sent_before: u32) -> Result<(f64, f64)
         let _ = fs::remove_file(root.invariants_dir().join(format!("bench-{n}.rn")));
     }
     Ok((without, with?))
+}
+
+/// Throughput to the sink without and with `eos history --git DIR --follow` running beside the
+/// system, and how long after the last delivery its last commit came.
+fn git_cost(root: &Root, dir: &Path, messages: u32, before: u32) -> Result<(f64, f64, f64)> {
+    let without = f64::from(messages) / to_sink(root, messages, before)?.as_secs_f64();
+    let repo = dir.join("history.git");
+    let mut follower = std::process::Command::new(std::env::current_exe()?)
+        .arg("--root")
+        .arg(root.path())
+        .args(["history", "--follow", "--git"])
+        .arg(&repo)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("starting eos history")?;
+    // The journal entry the repository's newest commit was made from.
+    let committed = || -> u64 {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["log", "-1", "--format=%B", "main", "--"])
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Eos-Seq: ")?.trim().parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    // It has caught up with the journal so far once its first commits are visible.
+    poll::until(Duration::from_secs(60), || (committed() > 0).then_some(()));
+    let elapsed = to_sink(root, messages, before + messages)?;
+    let done = Instant::now();
+    let with = f64::from(messages) / elapsed.as_secs_f64();
+    // The sink's last result: the commit the follower must reach.
+    let last = crate::journal::read(root)
+        .iter()
+        .rev()
+        .find(
+            |e| matches!(&e.event, crate::journal::Event::Result { actor, .. } if actor == "sink"),
+        )
+        .map_or(0, |e| e.seq);
+    poll::until(Duration::from_secs(120), || {
+        std::thread::sleep(Duration::from_millis(20));
+        (committed() >= last).then_some(())
+    });
+    let lag = done.elapsed().as_secs_f64();
+    let _ = follower.kill();
+    let _ = follower.wait();
+    Ok((without, with, lag))
 }
 
 /// Seconds until a tree of `count` probe actors applied from a file all run, and until the
