@@ -102,3 +102,47 @@ fn checkpoint_diff_restore_and_fork() {
     );
     assert_eq!(sys.status("c")["status"], "running");
 }
+
+/// A checkpoint that cannot be completed (a full disk) leaves no half-made checkpoint behind,
+/// and the system goes on. The full disk is a 64 KiB tmpfs mounted on `checkpoints/`, which
+/// needs root; elsewhere the test says so and stops.
+#[test]
+fn a_checkpoint_on_a_full_disk_leaves_nothing_behind() {
+    let mut sys = System::new();
+    sys.start();
+    let script = sys.script("count.rn", COUNT);
+    sys.spawn_script("s", &script, &[]);
+    sys.spawn("c", &counter_sh(), &[]);
+    // A state bigger than the disk.
+    let big = format!(r#"{{"count": 0, "blob": "{}"}}"#, "x".repeat(200_000));
+    sys.put("running/c/state.json", &big);
+    let checkpoints = sys.path("checkpoints");
+    fs::create_dir_all(&checkpoints).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&checkpoints)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(checkpoints.clone());
+
+    let err = fails(&sys.eos(&["checkpoint", "full"]));
+    assert!(err.contains("No space left"), "{err}");
+    assert_eq!(
+        sys.ls_all("checkpoints"),
+        Vec::<String>::new(),
+        "nothing half-made"
+    );
+    assert!(!sys.path("paused").exists(), "delivery goes on");
+    sys.send("s", "after", "{}");
+    wait_until("s handled a message after", || sys.state("s")["n"] == 1);
+}
