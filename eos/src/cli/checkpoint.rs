@@ -19,6 +19,9 @@ use crate::spawn_request::SpawnRequest;
 use crate::status::ActorStatus;
 use crate::{ActorDir, ActorId, Root, fsio, journal, mailbox};
 
+/// The version of what a checkpoint holds and how; one of another version is not restored.
+const FORMAT: u64 = 1;
+
 /// The root's folders and files a checkpoint takes.
 fn root_parts(root: &Root) -> Vec<PathBuf> {
     vec![
@@ -124,6 +127,7 @@ fn save(root: &Root, into: &Path, name: &str, paused: bool) -> Result<usize> {
         copy_tree(from, &to)?;
     }
     let meta = json!({
+        "format": FORMAT,
         "name": name,
         "at_us": crate::clock::now_us(),
         "journal_seq": journal::last_seq(root),
@@ -172,6 +176,13 @@ fn open(root: &Root, name: &str) -> Result<(PathBuf, Value)> {
     let checkpoint = Root::new(&dir);
     let meta: Value = fsio::read_json(&checkpoint.checkpoint_record())
         .with_context(|| format!("checkpoint `{name}` is damaged (no record of what it holds)"))?;
+    let format = meta["format"].as_u64().unwrap_or(FORMAT);
+    if format != FORMAT {
+        bail!(
+            "checkpoint `{name}` was made by another version of EOS (format {format}; this one \
+             reads format {FORMAT})"
+        );
+    }
     if !checkpoint.running_dir().is_dir()
         && meta["actors"].as_array().is_some_and(|a| !a.is_empty())
     {

@@ -101,6 +101,16 @@ fn checkpoint_diff_restore_and_fork() {
         "{missing}"
     );
     assert_eq!(sys.status("c")["status"], "running");
+    let record = sys.path("checkpoints/two/checkpoint.json");
+    let kept = fs::read_to_string(&record).unwrap();
+    fs::write(&record, kept.replace("\"format\": 1", "\"format\": 99")).unwrap();
+    let other = fails(&sys.eos(&["restore", "two"]));
+    assert!(other.contains("another version of EOS (format 99"), "{other}");
+    fs::write(&record, "{").unwrap();
+    let damaged = fails(&sys.eos(&["restore", "two"]));
+    assert!(damaged.contains("damaged"), "{damaged}");
+    assert_eq!(sys.status("c")["status"], "running");
+    assert_eq!(sys.state("s")["n"], 3, "the running system is as it was");
 }
 
 /// A checkpoint that cannot be completed (a full disk) leaves no half-made checkpoint behind,
