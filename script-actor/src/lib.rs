@@ -2,6 +2,7 @@
 //! ([`host`]), the conversion of values between JSON and Rune ([`convert`]), and the context
 //! both compile scripts with ([`context`]), so the editor knows exactly what a script can call.
 
+pub mod call;
 pub mod compile;
 pub mod convert;
 pub mod host;

@@ -22,7 +22,8 @@ use rune::Context;
 
 use crate::script::{Refresh, Script};
 use crate::watchdog::{Kind, Overdue, Watchdog};
-use crate::worker::{Call, Limits, Worker};
+use crate::worker::Worker;
+use script_actor::call::{Call, Limits};
 use script_actor::host::Effect;
 
 /// Set when the process was started afresh because `init()` passed its deadline: the first

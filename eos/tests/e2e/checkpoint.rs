@@ -105,7 +105,10 @@ fn checkpoint_diff_restore_and_fork() {
     let kept = fs::read_to_string(&record).unwrap();
     fs::write(&record, kept.replace("\"format\": 1", "\"format\": 99")).unwrap();
     let other = fails(&sys.eos(&["restore", "two"]));
-    assert!(other.contains("another version of EOS (format 99"), "{other}");
+    assert!(
+        other.contains("another version of EOS (format 99"),
+        "{other}"
+    );
     fs::write(&record, "{").unwrap();
     let damaged = fails(&sys.eos(&["restore", "two"]));
     assert!(damaged.contains("damaged"), "{damaged}");
