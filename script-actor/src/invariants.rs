@@ -27,6 +27,11 @@ pub enum Verdict {
     Failed(String),
 }
 
+/// The functions a property file may have: `check` (always: after every delivery), and for
+/// `eos explore`, `sometimes` (some run must reach it) and `eventually` (every complete run
+/// ends with it).
+pub const PROPERTIES: [&str; 3] = ["check", "sometimes", "eventually"];
+
 pub struct Invariants {
     runtime: Arc<RuntimeContext>,
     /// By name (the file's stem): the compiled check, or why there is none.
@@ -49,14 +54,16 @@ impl Invariants {
                 continue;
             }
             let compiled = compile(&context, &dir.join(&file)).and_then(|c| {
-                let found = Vm::new(runtime.clone(), c.unit.clone())
-                    .lookup_function(["check"])
-                    .is_ok();
+                let vm = Vm::new(runtime.clone(), c.unit.clone());
+                let found = PROPERTIES
+                    .iter()
+                    .any(|f| vm.lookup_function([*f]).is_ok());
                 if found {
                     Ok(c)
                 } else {
                     Err(format!(
-                        "{}:1:1: error: no `check` function: an invariant needs `pub fn check(states)`",
+                        "{}:1:1: error: no `check` function: an invariant needs `pub fn check(states)` \
+                         (or, for eos explore, `sometimes` or `eventually`)",
                         dir.join(&file).display()
                     ))
                 }
@@ -82,6 +89,23 @@ impl Invariants {
         self.check_but(states, &|_| false)
     }
 
+    /// Runs `function` (`check`, `sometimes` or `eventually`) of every file that has it.
+    pub fn property(&self, function: &str, states: &serde_json::Value) -> Vec<(String, Verdict)> {
+        let Ok(arg) = convert::to_rune(states) else {
+            return Vec::new();
+        };
+        self.checks
+            .iter()
+            .filter_map(|(name, c)| {
+                let c = c.as_ref().ok()?;
+                Vm::new(self.runtime.clone(), c.unit.clone())
+                    .lookup_function([function])
+                    .ok()?;
+                Some((name.clone(), self.call(function, c, arg.clone())))
+            })
+            .collect()
+    }
+
     /// Runs those that compile and are not `skip`ped.
     pub fn check_but(
         &self,
@@ -94,13 +118,19 @@ impl Invariants {
         self.checks
             .iter()
             .filter(|(name, _)| !skip(name))
-            .filter_map(|(name, c)| Some((name.clone(), self.run(c.as_ref().ok()?, arg.clone()))))
+            .filter_map(|(name, c)| {
+                let c = c.as_ref().ok()?;
+                Vm::new(self.runtime.clone(), c.unit.clone())
+                    .lookup_function(["check"])
+                    .ok()?;
+                Some((name.clone(), self.call("check", c, arg.clone())))
+            })
             .collect()
     }
 
-    fn run(&self, compiled: &Compiled, states: Value) -> Verdict {
+    fn call(&self, function: &str, compiled: &Compiled, states: Value) -> Verdict {
         let mut vm = Vm::new(self.runtime.clone(), compiled.unit.clone());
-        let result = budget::with(BUDGET, || vm.call(["check"], (states,))).call();
+        let result = budget::with(BUDGET, || vm.call([function], (states,))).call();
         let value = match result {
             Ok(value) => value,
             Err(e) if e.to_string().contains("limited") => {
@@ -115,7 +145,7 @@ impl Invariants {
             Ok(serde_json::Value::Bool(false)) => Verdict::Violated("it returned false".into()),
             Ok(serde_json::Value::String(what)) => Verdict::Violated(what),
             Ok(other) => Verdict::Failed(format!(
-                "`check` returned {other}: it returns true, or false or a string that says what is wrong"
+                "`{function}` returned {other}: it returns true, or false or a string that says what is wrong"
             )),
             Err(e) => Verdict::Failed(e),
         }
