@@ -58,6 +58,7 @@ const BREAKPOINTS: &str = "breakpoints";
 const INVARIANTS: &str = "invariants";
 const VIOLATIONS: &str = "violations";
 const CHECKPOINTS: &str = "checkpoints";
+const EXPLORE: &str = "explore";
 const CHECKPOINT_RECORD: &str = "checkpoint.json";
 const RUNNING_ASIDE: &str = ".running.before-restore";
 const KEPT_SCRIPT: &str = "script.rn";
@@ -247,7 +248,14 @@ impl Root {
             INVARIANTS,
             VIOLATIONS,
             CHECKPOINTS,
+            EXPLORE,
         ]
+    }
+
+    /// What the last `eos explore` found: its summary and schedules (counterexample,
+    /// minimized, witnesses), ready for `eos replay`.
+    pub fn explore_dir(&self) -> PathBuf {
+        self.path.join(EXPLORE)
     }
 
     /// Checkpoints, one folder each (`eos checkpoint NAME`), laid out like a root.

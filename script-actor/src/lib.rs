@@ -5,6 +5,7 @@
 pub mod call;
 pub mod compile;
 pub mod convert;
+pub mod explore;
 pub mod host;
 pub mod invariants;
 

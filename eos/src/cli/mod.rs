@@ -422,6 +422,17 @@ enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+    /// Search every delivery order (and fault) from a checkpoint, in-process, checking the
+    /// properties of invariants/; a violation is saved as a minimized schedule for eos replay
+    /// (eos explore --help for the options)
+    #[command(disable_help_flag = true)]
+    Explore {
+        /// Passed to eos-explore: --from NAME, --strategy dfs|bfs|random, --depth, --time,
+        /// --faults drop,duplicate,timer, --max-faults, --compare, --no-reduction, --seed,
+        /// --walks
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The root's history as a git repository: one commit per delivery (states and pending
     /// mail as files), for `git log -p` and `git bisect run`
     History {
@@ -601,6 +612,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fork { name, dir } => checkpoint::fork(&root, &out, &name, &dir),
         Command::Diff { a, b } => checkpoint::diff(&root, &out, &a, &b),
         Command::Schedule { name, out: file } => replay::show(&root, &out, &name, file.as_deref()),
+        Command::Explore { args } => explore(&root, out.json_mode(), &args),
         Command::History { git, follow } => git_history::run(&root, &out, &git, follow),
         Command::Replay {
             from,
@@ -636,4 +648,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             wait::run(&root, &out, until, timeout)
         }
     }
+}
+
+/// `eos explore`: the explorer runs with the script actors' runtime, in its own program.
+fn explore(root: &Root, json: bool, args: &[String]) -> Result<ExitCode> {
+    let status = std::process::Command::new(locate::program("eos-explore")?)
+        .arg("--root")
+        .arg(root.path())
+        .args(json.then_some("--json"))
+        .args(args)
+        .status()
+        .context("running eos-explore")?;
+    Ok(ExitCode::from(
+        status
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(2),
+    ))
 }

@@ -102,7 +102,7 @@ pub fn run(
     );
     fsio::write_atomic(&root.paused_file(), b"paused by eos replay\n")?;
     fsio::write_atomic(&replaying, said.as_bytes())?;
-    let result = (|| {
+    let result = (|| -> Result<Option<Divergence>> {
         if !checkpoint::put_back(root, name, Code::Current)? {
             system::up(root, &Output::quiet(), &system::UpOptions::standard(), None)?;
         }
@@ -111,8 +111,16 @@ pub fn run(
             wait,
             out,
             done: 0,
+            violations: std::cell::RefCell::new(Vec::new()),
         };
-        replay.all(&steps)
+        let outcome = replay.all(&steps)?;
+        for (step, what) in replay.violations.borrow().iter() {
+            out.say(format!(
+                "{} at step {step}: {what}; the system stopped there",
+                styled(BAD, "violated")
+            ))?;
+        }
+        Ok(outcome)
     })();
     let _ = fs::remove_file(&replaying);
     let outcome = result?;
@@ -180,6 +188,8 @@ struct Replay<'a> {
     wait: Duration,
     out: &'a Output,
     done: usize,
+    /// Invariant violations the supervisor recorded on the way: (step, what).
+    violations: std::cell::RefCell<Vec<(usize, String)>>,
 }
 
 impl Replay<'_> {
@@ -374,6 +384,15 @@ impl Replay<'_> {
                         outcome = Some(Outcome::Failed);
                         return Some(());
                     }
+                    Event::Violation {
+                        number,
+                        invariant,
+                        what,
+                        ..
+                    } => self.violations.borrow_mut().push((
+                        self.done + 1,
+                        format!("invariant `{invariant}`: {what} (violations/{number}.json)"),
+                    )),
                     _ => {}
                 }
             }

@@ -14,6 +14,7 @@ mod debugger;
 mod delivery;
 mod devcontainer;
 mod editor;
+mod explore;
 mod faults;
 mod hardening;
 mod history;

@@ -1,0 +1,144 @@
+//! Systematic exploration: the playground's two-phase commit, its planted bug found,
+//! minimized and replayed on the real processes; the correct protocol explored exhaustively.
+
+use std::path::PathBuf;
+
+use crate::support::*;
+
+fn playground(file: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../playground")
+        .join(file)
+}
+
+/// Three participants and a coordinator running `coordinator`, the properties of the
+/// playground, and a transaction begun: checkpoint `start`, paused.
+fn two_phase_commit(coordinator: &str) -> System {
+    let mut sys = System::new();
+    sys.start();
+    for p in ["p1", "p2", "p3"] {
+        sys.spawn_script(p, &playground("2pc/participant.rn"), &[]);
+    }
+    sys.spawn_script("coord", &playground(coordinator), &[]);
+    std::fs::create_dir_all(sys.path("invariants")).unwrap();
+    for property in ["atomicity.rn", "progress.rn"] {
+        std::fs::copy(
+            playground(&format!("2pc/invariants/{property}")),
+            sys.path(&format!("invariants/{property}")),
+        )
+        .unwrap();
+    }
+    ok(&sys.eos(&["pause"]));
+    ok(&sys.eos(&[
+        "send",
+        "coord",
+        r#"{"begin": "t1", "participants": ["p1", "p2", "p3"]}"#,
+    ]));
+    wait_pending(&sys, "coord", 1);
+    ok(&sys.eos(&["checkpoint", "start"]));
+    sys
+}
+
+#[test]
+fn the_planted_bug_is_found_minimized_and_replayed_on_real_processes() {
+    let sys = two_phase_commit("2pc/coordinator.rn");
+    let out = sys.eos(&[
+        "explore",
+        "--from",
+        "start",
+        "--faults",
+        "timer",
+        "--strategy",
+        "bfs",
+    ]);
+    let (said, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}{err}");
+    assert!(said.contains("VIOLATED `atomicity` (always)"), "{said}");
+    let summary = read_json(&sys.path("explore/summary.json"));
+    let minimized = summary["violation"]["minimized_steps"].as_u64().unwrap();
+    assert!(minimized <= summary["violation"]["steps"].as_u64().unwrap());
+    assert!(minimized <= 6, "{summary}");
+    let schedule = std::fs::read_to_string(sys.path("explore/minimized.schedule")).unwrap();
+    assert!(
+        schedule.contains(r#"deliver coord <- coord {"timeout":"t1"}"#),
+        "{schedule}"
+    );
+
+    // On the real processes: every state as the in-process run had it, and the supervisor's
+    // own invariant check stops the system at the violation.
+    let file = sys.path("explore/minimized.schedule");
+    let said = ok(&sys.eos(&["replay", "--from", "start", file.to_str().unwrap()]));
+    assert!(said.contains("as recorded"), "{said}");
+    assert!(said.contains("violated at step"), "{said}");
+    assert!(sys.path("paused").exists());
+    assert!(!sys.ls("violations").is_empty());
+    // Ctrl-C's flag aside, a search bounded by time says it was not exhaustive.
+    let random = sys.eos(&[
+        "--json",
+        "explore",
+        "--from",
+        "start",
+        "--faults",
+        "drop",
+        "--strategy",
+        "random",
+        "--walks",
+        "200",
+        "--seed",
+        "5",
+    ]);
+    let summary = json_of(&random);
+    assert_eq!(summary["exhaustive"], false);
+}
+
+#[test]
+fn a_correct_protocol_is_explored_exhaustively_with_a_witness() {
+    let sys = two_phase_commit("2pc/coordinator_fixed.rn");
+    let out = sys.eos(&[
+        "explore",
+        "--from",
+        "start",
+        "--faults",
+        "timer",
+        "--compare",
+    ]);
+    let (said, err) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}{err}");
+    assert!(said.contains("exhaustive within the bounds"), "{said}");
+    assert!(said.contains("no property was violated"), "{said}");
+    assert!(said.contains("sometimes `progress`: reached"), "{said}");
+    let summary = read_json(&sys.path("explore/summary.json"));
+    assert_eq!(summary["exhaustive"], true);
+    let plain = &summary["without_reduction"];
+    assert_eq!(plain["distinct"], summary["distinct"]);
+    assert!(
+        plain["transitions"].as_u64() > summary["transitions"].as_u64(),
+        "{summary}"
+    );
+    // The witness is a schedule that reaches "everyone committed", on the real processes too.
+    let witness = sys.path("explore/witness-progress.schedule");
+    ok(&sys.eos(&["replay", "--from", "start", witness.to_str().unwrap()]));
+    for p in ["p1", "p2", "p3"] {
+        assert_eq!(sys.state(p)["outcome"], "commit");
+    }
+    // Lost messages leave a participant undecided: `eventually` catches it.
+    let out = sys.eos(&["explore", "--from", "start", "--faults", "drop"]);
+    let (said, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("VIOLATED `progress` (eventually)"), "{said}");
+    assert!(said.contains("never decided"), "{said}");
+}
+
+#[test]
+fn a_system_that_is_not_all_scripts_is_refused_with_a_reason() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("c", &counter_sh(), &[]);
+    let out = sys.eos(&["explore"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).1.contains("`c` is not a Rune script actor"),
+        "{:?}",
+        text(&out)
+    );
+}
