@@ -32,6 +32,7 @@ pub mod metrics;
 pub mod numbers;
 pub mod pidfd;
 pub mod programs;
+pub mod rng;
 pub mod schedule;
 pub mod sdk;
 pub mod spawn_request;

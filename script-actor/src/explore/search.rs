@@ -7,6 +7,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use eos::rng::Rng;
+
 /// What is explored: states, the actions enabled in each, and the properties.
 pub trait Model {
     type State: Clone;
@@ -328,27 +330,6 @@ fn bfs<M: Model>(run: &mut Run<M>, start: M::State, progress: &mut Progress) -> 
         run.show(progress);
     }
     complete
-}
-
-/// A small, seeded generator (SplitMix64): the same seed, the same walks.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next_u64() % n.max(1) as u64) as usize
-    }
 }
 
 /// `walks` runs from the start, each choosing at random among what is enabled, to the end of
