@@ -93,26 +93,14 @@ pub fn run(
         // Read before the restore below, which begins a new run in the journal.
         None => recorded(root, name)?.into_iter().map(|s| (0, s)).collect(),
     };
-    let replaying = root.replaying_file();
-    let said = format!(
-        "eos replay --from {name}{} (pid {})\n",
+    let what = format!(
+        "eos replay --from {name}{}",
         file.map(|f| format!(" {}", f.display()))
-            .unwrap_or_default(),
-        std::process::id()
+            .unwrap_or_default()
     );
-    fsio::write_atomic(&root.paused_file(), b"paused by eos replay\n")?;
-    fsio::write_atomic(&replaying, said.as_bytes())?;
     let result = (|| -> Result<Option<Divergence>> {
-        if !checkpoint::put_back(root, name, Code::Current)? {
-            system::up(root, &Output::quiet(), &system::UpOptions::standard(), None)?;
-        }
-        let mut replay = Replay {
-            root,
-            wait,
-            out,
-            done: 0,
-            violations: std::cell::RefCell::new(Vec::new()),
-        };
+        begin(root, name, &what)?;
+        let mut replay = Replay::new(root, out, wait);
         let outcome = replay.all(&steps)?;
         for (step, what) in replay.violations.borrow().iter() {
             out.say(format!(
@@ -122,7 +110,7 @@ pub fn run(
         }
         Ok(outcome)
     })();
-    let _ = fs::remove_file(&replaying);
+    end(root);
     let outcome = result?;
     match outcome {
         None => {
@@ -183,7 +171,27 @@ fn report(out: &Output, d: &Divergence) -> Result<()> {
     Ok(())
 }
 
-struct Replay<'a> {
+/// Puts checkpoint `name` back, paused, with the fault rules resting (the file `replaying`
+/// says `what` drives the root), and starts the supervisor if none runs.
+pub(super) fn begin(root: &Root, name: &str, what: &str) -> Result<()> {
+    let said = format!("{what} (pid {})\n", std::process::id());
+    fsio::write_atomic(
+        &root.paused_file(),
+        format!("paused by {what}\n").as_bytes(),
+    )?;
+    fsio::write_atomic(&root.replaying_file(), said.as_bytes())?;
+    if !checkpoint::put_back(root, name, Code::Current)? {
+        system::up(root, &Output::quiet(), &system::UpOptions::standard(), None)?;
+    }
+    Ok(())
+}
+
+/// The fault rules apply again (the system stays paused).
+pub(super) fn end(root: &Root) {
+    let _ = fs::remove_file(root.replaying_file());
+}
+
+pub(super) struct Replay<'a> {
     root: &'a Root,
     wait: Duration,
     out: &'a Output,
@@ -192,7 +200,27 @@ struct Replay<'a> {
     violations: std::cell::RefCell<Vec<(usize, String)>>,
 }
 
-impl Replay<'_> {
+impl<'a> Replay<'a> {
+    pub(super) fn new(root: &'a Root, out: &'a Output, wait: Duration) -> Self {
+        Replay {
+            root,
+            wait,
+            out,
+            done: 0,
+            violations: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The invariant violations the supervisor recorded so far: (step, what).
+    pub(super) fn violations(&self) -> Vec<(usize, String)> {
+        self.violations.borrow().clone()
+    }
+
+    /// Counts a step done outside [`all`](Self::all).
+    pub(super) fn count(&mut self) {
+        self.done += 1;
+    }
+
     fn all(&mut self, steps: &[(usize, Step)]) -> Result<Option<Divergence>> {
         for (line, step) in steps {
             if let Err(what) = self.one(step)? {
@@ -333,6 +361,34 @@ impl Replay<'_> {
         file: &Path,
         expect: Option<&Outcome>,
     ) -> Result<Result<(), Differs>> {
+        let actual = match self.handle(actor, file)? {
+            Ok(actual) => actual,
+            Err(differs) => return Ok(Err(differs)),
+        };
+        Ok(match (expect, actual) {
+            (None, _) => Ok(()),
+            (Some(Outcome::Failed), Outcome::Failed) => Ok(()),
+            (Some(Outcome::State(want)), Outcome::State(got)) if *want == got => Ok(()),
+            (Some(Outcome::State(want)), Outcome::State(got)) => Err(Differs {
+                what: format!("{actor}'s state after it is not the recorded one"),
+                recorded: Some(want.clone()),
+                actual: Some(got),
+            }),
+            (Some(Outcome::State(want)), Outcome::Failed) => Err(Differs {
+                what: format!("{actor} failed it; in the record it handled it"),
+                recorded: Some(want.clone()),
+                actual: None,
+            }),
+            (Some(Outcome::Failed), Outcome::State(got)) => Err(Differs {
+                what: format!("{actor} handled it; in the record it failed"),
+                recorded: None,
+                actual: Some(got),
+            }),
+        })
+    }
+
+    /// Delivers `file` (a pending message's) to `actor` and waits for what it left.
+    pub(super) fn handle(&self, actor: &ActorId, file: &Path) -> Result<Result<Outcome, Differs>> {
         let name = file
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -398,32 +454,12 @@ impl Replay<'_> {
             }
             None
         });
-        let Some(actual) = outcome.filter(|_| handled.is_some()) else {
-            return Ok(Err(Differs::said(format!(
+        Ok(outcome.filter(|_| handled.is_some()).ok_or_else(|| {
+            Differs::said(format!(
                 "it was delivered, but not handled within {:?}",
                 self.wait
-            ))));
-        };
-        Ok(match (expect, actual) {
-            (None, _) => Ok(()),
-            (Some(Outcome::Failed), Outcome::Failed) => Ok(()),
-            (Some(Outcome::State(want)), Outcome::State(got)) if *want == got => Ok(()),
-            (Some(Outcome::State(want)), Outcome::State(got)) => Err(Differs {
-                what: format!("{actor}'s state after it is not the recorded one"),
-                recorded: Some(want.clone()),
-                actual: Some(got),
-            }),
-            (Some(Outcome::State(want)), Outcome::Failed) => Err(Differs {
-                what: format!("{actor} failed it; in the record it handled it"),
-                recorded: Some(want.clone()),
-                actual: None,
-            }),
-            (Some(Outcome::Failed), Outcome::State(got)) => Err(Differs {
-                what: format!("{actor} handled it; in the record it failed"),
-                recorded: None,
-                actual: Some(got),
-            }),
-        })
+            ))
+        }))
     }
 
     /// Kills the actor's process, as the recorded crash did, and waits until it runs again.
@@ -447,8 +483,8 @@ impl Replay<'_> {
 }
 
 /// How the system differs from the record at a step.
-struct Differs {
-    what: String,
+pub(super) struct Differs {
+    pub(super) what: String,
     recorded: Option<Value>,
     actual: Option<Value>,
 }
