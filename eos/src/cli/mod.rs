@@ -8,6 +8,7 @@ mod checkpoint;
 mod debugger;
 mod demo;
 mod doctor;
+mod explore_real;
 mod faults;
 mod git_history;
 mod invariants;
@@ -422,17 +423,10 @@ enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
-    /// Search every delivery order (and fault) from a checkpoint, in-process, checking the
-    /// properties of invariants/; a violation is saved as a minimized schedule for eos replay
-    /// (eos explore --help for the options)
-    #[command(disable_help_flag = true)]
-    Explore {
-        /// Passed to eos-explore: --from NAME, --strategy dfs|bfs|random, --depth, --time,
-        /// --faults drop,duplicate,timer, --max-faults, --compare, --no-reduction, --seed,
-        /// --walks
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// Search every delivery order (and fault) from a checkpoint, checking the properties of
+    /// invariants/: in-process for systems of Rune scripts, or (--real) by random walks on the
+    /// real processes; a violation is saved as a schedule for eos replay
+    Explore(ExploreArgs),
     /// The root's history as a git repository: one commit per delivery (states and pending
     /// mail as files), for `git log -p` and `git bisect run`
     History {
@@ -612,7 +606,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Fork { name, dir } => checkpoint::fork(&root, &out, &name, &dir),
         Command::Diff { a, b } => checkpoint::diff(&root, &out, &a, &b),
         Command::Schedule { name, out: file } => replay::show(&root, &out, &name, file.as_deref()),
-        Command::Explore { args } => explore(&root, out.json_mode(), &args),
+        Command::Explore(args) => explore(&root, &out, &args),
         Command::History { git, follow } => git_history::run(&root, &out, &git, follow),
         Command::Replay {
             from,
@@ -650,15 +644,84 @@ fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-/// `eos explore`: the explorer runs with the script actors' runtime, in its own program.
-fn explore(root: &Root, json: bool, args: &[String]) -> Result<ExitCode> {
-    let status = std::process::Command::new(locate::program("eos-explore")?)
+#[derive(clap::Args)]
+struct ExploreArgs {
+    /// The checkpoint to start from [default: the root as it is; --real needs one]
+    #[arg(long)]
+    from: Option<String>,
+    /// How to search: dfs, bfs, random (--real: random walks only)
+    #[arg(long, default_value = "dfs")]
+    strategy: String,
+    /// The most deliveries (and faults) in one run
+    #[arg(long, default_value_t = 40)]
+    depth: usize,
+    /// How long to search at most
+    #[arg(long, default_value = "60s")]
+    time: String,
+    /// Random walks: the seed
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Random walks: how many [default: 10000; --real: 20]
+    #[arg(long)]
+    walks: Option<u64>,
+    /// Faults the search may add: drop, duplicate, timer (a timer fires while others wait)
+    #[arg(long)]
+    faults: Option<String>,
+    /// At most this many faults in one run
+    #[arg(long, default_value_t = 1)]
+    max_faults: u32,
+    /// Explore every order, without partial-order reduction
+    #[arg(long)]
+    no_reduction: bool,
+    /// Also search without the reduction, and say how much it saved
+    #[arg(long)]
+    compare: bool,
+    /// Random walks on the real processes (actors in any language), not in-process
+    #[arg(long)]
+    real: bool,
+}
+
+/// `eos explore`: in-process, the explorer runs with the script actors' runtime, in its own
+/// program (`eos-explore`); `--real` drives the real processes from here.
+fn explore(root: &Root, out: &output::Output, args: &ExploreArgs) -> Result<ExitCode> {
+    let time = crate::duration::parse(&args.time).map_err(anyhow::Error::msg)?;
+    if args.real {
+        let Some(from) = args.from.clone() else {
+            anyhow::bail!("--real starts every walk from a checkpoint: say which with --from");
+        };
+        let faults = args.faults.as_deref().unwrap_or("");
+        if let Some(other) = faults.split(',').find(|f| !f.is_empty() && *f != "timer") {
+            anyhow::bail!("--real adds no `{other}` faults yet (only timer); use fault rules");
+        }
+        let options = explore_real::Options {
+            from,
+            walks: args.walks.unwrap_or(20),
+            depth: args.depth,
+            seed: args.seed,
+            time,
+            timers_early: faults.contains("timer"),
+        };
+        return explore_real::run(root, out, &options);
+    }
+    let mut command = std::process::Command::new(locate::program("eos-explore")?);
+    command
         .arg("--root")
         .arg(root.path())
-        .args(json.then_some("--json"))
-        .args(args)
-        .status()
-        .context("running eos-explore")?;
+        .args(["--strategy", &args.strategy, "--time", &args.time])
+        .args([
+            "--depth",
+            &args.depth.to_string(),
+            "--seed",
+            &args.seed.to_string(),
+        ])
+        .args(["--max-faults", &args.max_faults.to_string()])
+        .args(args.from.iter().flat_map(|f| ["--from", f.as_str()]))
+        .args(args.faults.iter().flat_map(|f| ["--faults", f.as_str()]))
+        .args(args.walks.map(|w| format!("--walks={w}")))
+        .args(args.no_reduction.then_some("--no-reduction"))
+        .args(args.compare.then_some("--compare"))
+        .args(out.json_mode().then_some("--json"));
+    let status = command.status().context("running eos-explore")?;
     Ok(ExitCode::from(
         status
             .code()

@@ -142,3 +142,75 @@ fn a_system_that_is_not_all_scripts_is_refused_with_a_reason() {
         text(&out)
     );
 }
+
+/// A bank in bash: pays a withdrawal if the balance allows, lists who was refused; it reads
+/// its state back when it starts (a restore starts it again).
+const BANK_SH: &str = r#"#!/usr/bin/env bash
+state=$2 msg=$3
+balance=$(grep -o '"balance": *[0-9]*' "$state" 2>/dev/null | grep -o '[0-9]*$')
+balance=${balance:-100}
+refused=$(grep -o '"refused": *"[^"]*"' "$state" 2>/dev/null | sed 's/.*"\([^"]*\)"$/\1/')
+trap : USR1
+while :; do
+  if [ -f "$msg" ]; then
+    body=$(cat "$msg")
+    n=$(printf '%s' "$body" | grep -o '"withdraw": *[0-9]*' | grep -o '[0-9]*$')
+    who=$(printf '%s' "$body" | grep -o '"who": *"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/')
+    if [ "$n" -le "$balance" ]; then balance=$((balance - n)); else refused="$refused$who "; fi
+    printf '{"balance": %d, "refused": "%s"}\n' "$balance" "$refused" > "$state.tmp"
+    mv "$state.tmp" "$state"
+    rm -f "$msg"
+    continue
+  fi
+  sleep 1 &
+  wait $!
+done
+"#;
+
+#[test]
+fn random_walks_on_real_processes_find_a_bash_actors_order_bug() {
+    let mut sys = System::new();
+    sys.start();
+    let bank = sys.script("bank.sh", BANK_SH);
+    std::fs::set_permissions(&bank, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    sys.spawn("bank", &bank, &[]);
+    std::fs::create_dir_all(sys.path("invariants")).unwrap();
+    sys.put(
+        "invariants/alice_first.rn",
+        r#"pub fn check(states) {
+            let bank = states.get("bank");
+            if bank.is_some() && bank.unwrap().refused.contains("alice") { "alice was refused" } else { true }
+        }"#,
+    );
+    ok(&sys.eos(&["pause"]));
+    ok(&sys.eos(&["send", "bank", r#"{"withdraw": 70, "who": "alice"}"#]));
+    ok(&sys.eos(&["send", "bank", r#"{"withdraw": 50, "who": "bob"}"#]));
+    wait_pending(&sys, "bank", 2);
+    ok(&sys.eos(&["checkpoint", "start"]));
+
+    let out = sys.eos(&[
+        "explore", "--real", "--from", "start", "--walks", "30", "--seed", "3",
+    ]);
+    let (said, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}{err}");
+    assert!(said.contains("VIOLATED invariant `alice_first`"), "{said}");
+    assert!(said.contains("on the real processes"), "{said}");
+    let schedule = std::fs::read_to_string(sys.path("explore/counterexample.schedule")).unwrap();
+    let steps: Vec<&str> = schedule
+        .lines()
+        .filter(|l| l.starts_with("deliver"))
+        .collect();
+    assert_eq!(steps.len(), 2, "{schedule}");
+    assert!(steps[0].contains("bob"), "{schedule}");
+    assert!(sys.path("paused").exists(), "paused at the violation");
+    // The schedule replays: the same states, the same violation.
+    let file = sys.path("explore/counterexample.schedule");
+    let said = ok(&sys.eos(&["replay", "--from", "start", file.to_str().unwrap()]));
+    assert!(said.contains("violated at step 2"), "{said}");
+    assert!(
+        sys.state("bank")["refused"]
+            .as_str()
+            .unwrap()
+            .contains("alice")
+    );
+}
