@@ -721,11 +721,7 @@ fn explore(root: &Root, out: &output::Output, args: &ExploreArgs) -> Result<Exit
         .args(args.no_reduction.then_some("--no-reduction"))
         .args(args.compare.then_some("--compare"))
         .args(out.json_mode().then_some("--json"));
-    let status = command.status().context("running eos-explore")?;
-    Ok(ExitCode::from(
-        status
-            .code()
-            .and_then(|c| u8::try_from(c).ok())
-            .unwrap_or(2),
-    ))
+    // It becomes this process: Ctrl-C reaches it alone, and it stops with what it found.
+    let error = std::os::unix::process::CommandExt::exec(&mut command);
+    Err(anyhow::Error::from(error).context("running eos-explore"))
 }

@@ -214,3 +214,62 @@ fn random_walks_on_real_processes_find_a_bash_actors_order_bug() {
             .contains("alice")
     );
 }
+
+/// Whether `pid` catches SIGINT (its handler is installed).
+fn catches_sigint(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0)
+}
+
+#[test]
+fn ctrl_c_stops_a_long_search_with_what_it_found() {
+    let mut sys = System::new();
+    sys.start();
+    let count = sys.script(
+        "count.rn",
+        "pub fn init() { #{ n: 0 } }\npub fn handle(s, m) { s.n += m.payload.by; s }\n",
+    );
+    for a in ["a", "b", "c", "d", "e"] {
+        sys.spawn_script(a, &count, &[]);
+    }
+    ok(&sys.eos(&["pause"]));
+    for a in ["a", "b", "c", "d", "e"] {
+        for by in 1..=4 {
+            ok(&sys.eos(&["send", a, &format!(r#"{{"by": {by}}}"#)]));
+        }
+    }
+    for a in ["a", "b", "c", "d", "e"] {
+        wait_pending(&sys, a, 4);
+    }
+    ok(&sys.eos(&["checkpoint", "many"]));
+    let child = std::process::Command::new(bin("eos"))
+        .arg("--root")
+        .arg(&sys.root)
+        .args([
+            "explore",
+            "--from",
+            "many",
+            "--no-reduction",
+            "--time",
+            "120s",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_until("the explorer catches Ctrl-C", || catches_sigint(pid));
+    signal(pid, "INT");
+    let out = child.wait_with_output().unwrap();
+    let (said, err) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}{err}");
+    assert!(said.contains("stopped (Ctrl-C)"), "{said}");
+    let summary = read_json(&sys.path("explore/summary.json"));
+    assert_eq!(summary["stopped"], true);
+    assert_eq!(summary["exhaustive"], false);
+    assert!(summary["states"].as_u64().unwrap() > 0);
+}

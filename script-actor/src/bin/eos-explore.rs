@@ -78,9 +78,16 @@ struct Cli {
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
+/// A walker found a violation (and set STOP for the others): not a Ctrl-C.
+static FOUND: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_interrupt(_: i32) {
     STOP.store(true, Ordering::Relaxed);
+}
+
+/// Stopped by Ctrl-C.
+fn interrupted() -> bool {
+    STOP.load(Ordering::Relaxed) && !FOUND.load(Ordering::Relaxed)
 }
 
 fn main() -> ExitCode {
@@ -154,13 +161,25 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         stop: &STOP,
         show: &mut show,
     };
-    let report = search::explore(
-        &system,
-        start.clone(),
-        strategy,
-        bounds.clone(),
-        &mut progress,
-    );
+    let report = match strategy {
+        Strategy::Random { seed, walks } => walk_on_every_core(
+            &system,
+            &image,
+            faults,
+            &start,
+            seed,
+            walks,
+            &bounds,
+            &mut progress,
+        )?,
+        _ => search::explore(
+            &system,
+            start.clone(),
+            strategy,
+            bounds.clone(),
+            &mut progress,
+        ),
+    };
     if terminal {
         eprintln!();
     }
@@ -201,7 +220,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         "seconds": report.elapsed.as_secs_f64(),
         "states_per_second": report.per_second(),
         "exhaustive": report.exhaustive,
-        "stopped": STOP.load(Ordering::Relaxed),
+        "stopped": interrupted(),
     });
     let say = |text: String| {
         if !cli.json {
@@ -218,7 +237,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         report.per_second(),
         if report.exhaustive {
             "exhaustive within the bounds".to_owned()
-        } else if STOP.load(Ordering::Relaxed) {
+        } else if interrupted() && report.violation.is_none() {
             "stopped (Ctrl-C); what was found so far follows".to_owned()
         } else if report.violation.is_some() {
             "stopped at the first violation".to_owned()
@@ -311,6 +330,86 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         println!("{summary}");
     }
     Ok(code)
+}
+
+/// Random walks on every core: this thread and one more per core, each with the system loaded
+/// afresh and a seed of its own (`seed`, `seed + 1`, …), the walks shared out. The first
+/// violation found stops them all.
+#[allow(clippy::too_many_arguments)]
+fn walk_on_every_core(
+    system: &System,
+    image: &Path,
+    faults: Faults,
+    start: &World,
+    seed: u64,
+    walks: u64,
+    bounds: &Bounds,
+    progress: &mut Progress,
+) -> Result<Report<Action>> {
+    let cores = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, walks.max(1) as usize) as u64;
+    let share = |i: u64| walks / cores + u64::from(i < walks % cores);
+    let others = std::thread::scope(|scope| {
+        let handles: Vec<_> = (1..cores)
+            .map(|i| {
+                let bounds = bounds.clone();
+                scope.spawn(move || -> Result<Report<Action>> {
+                    let (system, start) = System::load(image, faults)?;
+                    let mut quiet = |_: &Report<()>| {};
+                    let mut progress = Progress {
+                        stop: &STOP,
+                        show: &mut quiet,
+                    };
+                    let strategy = Strategy::Random {
+                        seed: seed + i,
+                        walks: share(i),
+                    };
+                    let report = search::explore(&system, start, strategy, bounds, &mut progress);
+                    if report.violation.is_some() {
+                        FOUND.store(true, Ordering::Relaxed);
+                        STOP.store(true, Ordering::Relaxed);
+                    }
+                    Ok(report)
+                })
+            })
+            .collect();
+        let strategy = Strategy::Random {
+            seed,
+            walks: share(0),
+        };
+        let mine = search::explore(system, start.clone(), strategy, bounds.clone(), progress);
+        if mine.violation.is_some() {
+            FOUND.store(true, Ordering::Relaxed);
+            STOP.store(true, Ordering::Relaxed);
+        }
+        let mut all = vec![Ok(mine)];
+        all.extend(handles.into_iter().map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("a walker failed")))
+        }));
+        all
+    });
+    let mut reports = others.into_iter().collect::<Result<Vec<_>>>()?.into_iter();
+    let mut merged = reports
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no walks were made"))?;
+    for r in reports {
+        merged.states += r.states;
+        merged.distinct += r.distinct;
+        merged.transitions += r.transitions;
+        merged.depth = merged.depth.max(r.depth);
+        merged.elapsed = merged.elapsed.max(r.elapsed);
+        if merged.violation.is_none() {
+            merged.violation = r.violation;
+        }
+        for (name, path) in r.witnesses {
+            if !merged.witnesses.iter().any(|(n, _)| *n == name) {
+                merged.witnesses.push((name, path));
+            }
+        }
+    }
+    Ok(merged)
 }
 
 /// Whether `actions` can all be carried out from `start` and end in a state that breaks
