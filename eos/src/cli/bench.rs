@@ -143,6 +143,11 @@ pub fn run(out: &Output, root: Option<&Path>, options: &Options) -> Result<ExitC
         let many = n == 0 && options.actors > 0;
         figures.insert((*name).into(), measure(out, dir.path(), options, many)?);
     }
+    if let Some((_, dir)) = places.first().filter(|_| options.actors > 0) {
+        out.say("")?;
+        let explored = super::bench_explore::run(out, dir.path())?;
+        figures.insert("exploration".into(), explored);
+    }
     out.data(&Value::Object(figures))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 
 mod actors;
 mod bench;
+mod bench_explore;
 mod breaks;
 mod checkpoint;
 mod debugger;
