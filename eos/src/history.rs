@@ -200,6 +200,7 @@ pub fn messages(entries: &[Entry]) -> Vec<Message> {
                 to,
                 cause,
                 payload,
+                ..
             } => {
                 by_id.insert(message.clone(), messages.len());
                 let mut m = Message::new(message, from.as_deref(), to, payload.clone(), us, at);
@@ -382,6 +383,7 @@ mod tests {
                 to: to.into(),
                 cause: cause.map(Into::into),
                 payload: json!({"m": id}),
+                bare: false,
             },
         )
     }

@@ -315,6 +315,7 @@ mod tests {
             to: "bank".into(),
             cause: None,
             payload: json!({"w": 70}),
+            bare: false,
         };
         assert!(image.apply(&entry(2, send)).is_none());
         let route = Event::Route {

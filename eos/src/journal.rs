@@ -123,6 +123,8 @@ pub enum Event {
     /// to `dead/`.
     Removed { actor: String, dead: u64 },
     /// A message appeared in `send/`: who to whom, and which message's handling sent it.
+    /// `bare`: it was written as a bare payload, not an envelope (the naive way an actor of the
+    /// original protocol sends; `eos send` and the SDKs write envelopes).
     Send {
         message: String,
         from: Option<String>,
@@ -130,6 +132,8 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cause: Option<String>,
         payload: Value,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        bare: bool,
     },
     /// It was moved into the receiver's spool.
     Route {

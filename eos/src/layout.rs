@@ -611,6 +611,11 @@ pub fn is_pending_name(name: &str) -> bool {
     is_visible_json(name)
 }
 
+/// Whether a name in `send/` is a message still to be routed (any visible `.json` file).
+pub fn is_outgoing_name(name: &str) -> bool {
+    is_visible_json(name)
+}
+
 /// Whether a name in `spawn/` or `control/` is a request (any visible `.json` file).
 pub fn is_request_name(name: &str) -> bool {
     is_visible_json(name)

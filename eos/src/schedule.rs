@@ -368,7 +368,8 @@ pub fn from_journal(entries: &[Entry], run: std::ops::Range<usize>) -> Vec<Step>
                 cause: None,
                 to,
                 payload,
-            } if !copies.contains(message) && from_outside(from.as_deref(), &handling) => {
+                bare,
+            } if !copies.contains(message) && from_outside(from.as_deref(), *bare, &handling) => {
                 steps.push(Step::Send(Message {
                     to: to.clone(),
                     from: from.clone(),
@@ -468,12 +469,13 @@ impl Known {
     }
 }
 
-/// Whether a send with no cause came from outside the actors: from no actor while none was
-/// handling a message (a naive actor's sends name no sender), or from an actor that was not
-/// handling one (`eos send --sender`).
-fn from_outside(from: Option<&str>, handling: &HashSet<String>) -> bool {
+/// Whether a send with no cause came from outside the actors: an envelope from no one (`eos
+/// send`); a bare payload while no actor was handling a message (a naive actor's sends are
+/// bare and name no sender); or from an actor that was not handling one (`eos send
+/// --sender`).
+fn from_outside(from: Option<&str>, bare: bool, handling: &HashSet<String>) -> bool {
     match from {
-        None => handling.is_empty(),
+        None => !bare || handling.is_empty(),
         Some(actor) => !handling.contains(actor),
     }
 }
@@ -517,6 +519,7 @@ mod tests {
             to: to.into(),
             cause: cause.map(Into::into),
             payload,
+            bare: from.is_none() && id == "m3",
         }
     }
 
@@ -613,7 +616,7 @@ mod tests {
             // The run.
             entry(3, send("m2", None, "bank", None, json!({"d": 10}))),
             entry(4, deliver("m1", "bank", json!({"w": 50}))),
-            // Sent by bank while it handles m1: not a step.
+            // Sent bare by bank while it handles m1: not a step.
             entry(5, send("m3", None, "log", None, json!("w"))),
             entry(6, result("m1", "bank", json!({"balance": 50}))),
             entry(

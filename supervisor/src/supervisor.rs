@@ -794,12 +794,17 @@ impl Supervisor {
             return;
         }
         let message = envelope.id_or(&id);
+        // Only a rewritten file can have been bare; an envelope names both keys.
+        let bare = rewrite
+            && envelope.sender.is_none()
+            && !(contains(&bytes, b"\"sender\"") && contains(&bytes, b"\"payload\""));
         let sent = Journal::Send {
             message: message.to_string(),
             from: envelope.sender.as_ref().map(ToString::to_string),
             to: to.to_string(),
             cause: envelope.cause.as_ref().map(ToString::to_string),
             payload: envelope.payload.clone(),
+            bare,
         };
         let effects = if self.faults.is_empty() {
             Vec::new()
@@ -1462,4 +1467,9 @@ fn write_status(root: &Root, id: &ActorId, status: &ActorStatus) {
     if let Err(e) = fsio::write_json_atomic(&root.actor(id).status_file(), status) {
         warn!("cannot write the status of {id}: {e:#}");
     }
+}
+
+/// Whether `needle` occurs in `bytes`.
+fn contains(bytes: &[u8], needle: &[u8]) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle)
 }

@@ -58,14 +58,22 @@ pub fn take(root: &Root, out: &Output, name: &str) -> Result<ExitCode> {
         )?;
     }
     let result = (|| -> Result<usize> {
+        // Nothing being handled, and nothing in transit: what was sent is in a spool.
         let quiet = poll::until(Duration::from_secs(30), || {
-            actors::known(root)
+            let routed = fsio::names(&root.send_dir())
+                .unwrap_or_default()
                 .iter()
-                .all(|id| !root.actor(id).current_file().exists())
-                .then_some(())
+                .all(|n| !crate::layout::is_outgoing_name(n));
+            let idle = actors::known(root)
+                .iter()
+                .all(|id| !root.actor(id).current_file().exists());
+            (routed && idle).then_some(())
         });
         if quiet.is_none() {
-            bail!("an actor is still handling its message after 30s; try again (eos pending)");
+            bail!(
+                "an actor is still handling its message, or send/ is not empty, after 30s; try \
+                 again (eos pending, eos doctor)"
+            );
         }
         let staging = checkpoints(root).join(format!(".{name}.new"));
         let _ = fs::remove_dir_all(&staging);

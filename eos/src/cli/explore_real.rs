@@ -66,7 +66,7 @@ fn settle(root: &Root) {
         fsio::names(&root.send_dir())
             .unwrap_or_default()
             .iter()
-            .all(|n| !n.ends_with(".json"))
+            .all(|n| !crate::layout::is_outgoing_name(n))
             .then_some(())
     });
 }

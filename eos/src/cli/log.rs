@@ -230,6 +230,7 @@ fn show(out: &Output, entry: &Entry) -> Result<()> {
             to,
             payload,
             cause,
+            ..
         } => {
             let from = from.as_deref().unwrap_or(OUTSIDE);
             let cause = cause

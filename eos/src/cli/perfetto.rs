@@ -120,6 +120,7 @@ mod tests {
                     to: "a".into(),
                     cause: None,
                     payload: json!({"go": 1}),
+                    bare: false,
                 },
             ),
             entry(
@@ -139,6 +140,7 @@ mod tests {
                     to: "b".into(),
                     cause: Some("m1".into()),
                     payload: json!(2),
+                    bare: false,
                 },
             ),
             entry(

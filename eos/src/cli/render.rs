@@ -398,6 +398,7 @@ mod tests {
             to: to.into(),
             cause: None,
             payload: json!({"m": id}),
+            bare: false,
         })
     }
 

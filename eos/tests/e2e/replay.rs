@@ -56,6 +56,20 @@ fn steps(schedule: &str) -> Vec<&str> {
 #[test]
 fn a_recorded_run_replays_and_an_edited_script_diverges() {
     let (sys, bank) = recorded();
+    // A bare payload put in send/ (as a naive actor sends) is told from an envelope.
+    let sends: Vec<serde_json::Value> = journal(&sys)
+        .into_iter()
+        .filter(|e| e["event"] == "send")
+        .collect();
+    let bare = |who: &str| {
+        sends
+            .iter()
+            .find(|e| e["payload"]["who"] == who || (who.is_empty() && e["to"] == "c"))
+            .map(|e| e["bare"] == true)
+    };
+    assert_eq!(bare("alice"), Some(true));
+    assert_eq!(bare(""), Some(true));
+    assert_eq!(bare("carol"), Some(false), "eos send writes an envelope");
     let schedule = ok(&sys.eos(&["schedule", "before"]));
     let lines = steps(&schedule);
     assert_eq!(lines.len(), 5, "{schedule}");

@@ -85,6 +85,12 @@ extern "C" fn on_interrupt(_: i32) {
     STOP.store(true, Ordering::Relaxed);
 }
 
+/// A line on standard output; a reader that went away (`| head`) is no error.
+fn out(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
 /// Stopped by Ctrl-C.
 fn interrupted() -> bool {
     STOP.load(Ordering::Relaxed) && !FOUND.load(Ordering::Relaxed)
@@ -224,7 +230,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
     });
     let say = |text: String| {
         if !cli.json {
-            println!("{text}");
+            out(&text);
         }
     };
     say(format!(
@@ -327,7 +333,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
     }
     fsio::write_json_atomic(&out_dir.join("summary.json"), &summary)?;
     if cli.json {
-        println!("{summary}");
+        out(&summary.to_string());
     }
     Ok(code)
 }

@@ -200,11 +200,11 @@ fn dfs<M: Model>(run: &mut Run<M>, start: M::State, progress: &mut Progress) -> 
     let mut path = Vec::new();
     let model = run.model;
     let actions = model.actions(&start);
+    run.report.distinct = 1;
     if run.visit(&start, &path, actions.is_empty()) {
         return false;
     }
     visited.insert(model.fingerprint(&start), Vec::new());
-    run.report.distinct = 1;
     struct Frame<S, A> {
         state: S,
         todo: Vec<A>,
@@ -296,11 +296,11 @@ fn bfs<M: Model>(run: &mut Run<M>, start: M::State, progress: &mut Progress) -> 
     let mut visited = HashSet::new();
     let mut complete = true;
     let actions = model.actions(&start);
+    run.report.distinct = 1;
     if run.visit(&start, &[], actions.is_empty()) {
         return false;
     }
     visited.insert(model.fingerprint(&start));
-    run.report.distinct = 1;
     let mut queue = VecDeque::from([(start, Vec::new())]);
     while let Some((state, path)) = queue.pop_front() {
         if run.out_of_time(progress) {
