@@ -41,9 +41,20 @@ fn recorded() -> (System, std::path::PathBuf) {
             .is_some_and(|r| r.len() == 1)
     });
     ok(&sys.eos(&["send", "bank", r#"{"withdraw": 10, "who": "carol"}"#]));
-    wait_until("carol paid", || sys.state("bank")["balance"] == 20);
-    wait_until("c counted", || sys.state("c")["count"] == 1);
+    // The journal is written at the end of the supervisor's turn: what is read from it next
+    // must be there.
+    wait_result(&sys, "bank", |s| s["balance"] == 20);
+    wait_result(&sys, "c", |s| s["count"] == 1);
     (sys, bank)
+}
+
+/// Waits until the journal has a result of `actor` whose state matches.
+fn wait_result(sys: &System, actor: &str, state: impl Fn(&serde_json::Value) -> bool) {
+    wait_until(&format!("a result of {actor} is journaled"), || {
+        journal(sys)
+            .iter()
+            .any(|e| e["event"] == "result" && e["actor"] == actor && state(&e["state"]))
+    });
 }
 
 fn steps(schedule: &str) -> Vec<&str> {
@@ -205,18 +216,14 @@ fn recorded_faults_and_hand_edits_are_replayed_with_the_rules_resting() {
         journal(&sys).iter().any(|e| e["event"] == "pending_edited")
     });
     ok(&sys.eos(&["resume"]));
-    wait_until("c is done with it", || {
-        journal(&sys)
-            .iter()
-            .any(|e| e["event"] == "result" && e["state"]["count"] == 1)
-    });
+    wait_result(&sys, "c", |s| s["count"] == 1);
     sys.put("running/c/state.json", r#"{"count": 10}"#);
     wait_until("the state edit is journaled", || {
         journal(&sys).iter().any(|e| e["event"] == "state_edited")
     });
     sys.send("c", "after", r#"{"n": 3}"#);
     // The bash counter counts the lines of its handled.log, whatever its state said.
-    wait_until("c counted on", || sys.state("c")["count"] == 2);
+    wait_result(&sys, "c", |s| s["count"] == 2);
 
     let schedule = ok(&sys.eos(&["schedule", "start"]));
     let lines = steps(&schedule);
@@ -287,6 +294,12 @@ fn the_history_as_git_commits_is_bisected() {
     wait_until("all handled", || {
         handled(&sys) == 7 && sys.state("c")["count"] == 7
     });
+    wait_result(&sys, "c", |s| s["count"] == 7);
+    let seven = |s: &serde_json::Value| {
+        let len = |k: &str| s[k].as_array().map_or(0, Vec::len);
+        len("paid") + len("refused") == 7
+    };
+    wait_result(&sys, "bank", seven);
     let repo = sys.path("../history");
     let repo_s = repo.to_str().unwrap();
     let said = ok(&sys.eos(&["history", "--git", repo_s]));
@@ -346,6 +359,7 @@ fn the_history_as_git_commits_is_bisected() {
     // A second run goes on from the last commit, adding only what is new.
     ok(&sys.eos(&["send", "bank", r#"{"withdraw": -1, "who": "g"}"#]));
     wait_until("g handled", || handled(&sys) == 8);
+    wait_result(&sys, "bank", |s| s["refused"].to_string().contains("\"g\""));
     let before: usize = git(&["rev-list", "--count", "HEAD"])
         .trim()
         .parse()
