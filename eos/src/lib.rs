@@ -27,6 +27,7 @@ pub mod id;
 pub mod image;
 pub mod journal;
 pub mod layout;
+pub mod maelstrom;
 pub mod mailbox;
 pub mod metrics;
 pub mod numbers;
