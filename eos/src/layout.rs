@@ -59,6 +59,7 @@ const INVARIANTS: &str = "invariants";
 const VIOLATIONS: &str = "violations";
 const CHECKPOINTS: &str = "checkpoints";
 const EXPLORE: &str = "explore";
+const MAELSTROM_RESULTS: &str = "maelstrom-results.json";
 const CHECKPOINT_RECORD: &str = "checkpoint.json";
 const RUNNING_ASIDE: &str = ".running.before-restore";
 const KEPT_SCRIPT: &str = "script.rn";
@@ -249,7 +250,13 @@ impl Root {
             VIOLATIONS,
             CHECKPOINTS,
             EXPLORE,
+            MAELSTROM_RESULTS,
         ]
+    }
+
+    /// What the last `eos cluster test` found, as Maelstrom's `results.edn` says it.
+    pub fn maelstrom_results_file(&self) -> PathBuf {
+        self.path.join(MAELSTROM_RESULTS)
     }
 
     /// What the last `eos explore` found: its summary and schedules (counterexample,

@@ -6,6 +6,7 @@ mod bench;
 mod bench_explore;
 mod breaks;
 mod checkpoint;
+mod cluster;
 mod debugger;
 mod demo;
 mod doctor;
@@ -213,6 +214,10 @@ enum Command {
         /// temporary (never) [default: temporary]
         #[arg(long, value_enum)]
         restart: Option<crate::supervision::RestartType>,
+        /// The program is a Maelstrom node (JSON lines on its standard input and output):
+        /// maelstrom-actor runs it
+        #[arg(long)]
+        maelstrom: bool,
     },
     /// Start a Rune script as an actor (run by `script-actor`)
     SpawnScript {
@@ -424,6 +429,11 @@ enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+    /// Maelstrom nodes as actors: a cluster up (with init), a workload and its checker, down
+    Cluster {
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
     /// Search every delivery order (and fault) from a checkpoint, checking the properties of
     /// invariants/: in-process for systems of Rune scripts, or (--real) by random walks on the
     /// real processes; a violation is saved as a schedule for eos replay
@@ -534,6 +544,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             state,
             copy,
             restart,
+            maelstrom,
         } => spawn::spawn(
             &root,
             &out,
@@ -541,6 +552,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             args,
             id,
             spawn::Extras {
+                maelstrom,
                 state,
                 copy,
                 restart,
@@ -608,6 +620,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Diff { a, b } => checkpoint::diff(&root, &out, &a, &b),
         Command::Schedule { name, out: file } => replay::show(&root, &out, &name, file.as_deref()),
         Command::Explore(args) => explore(&root, &out, &args),
+        Command::Cluster { action } => match action {
+            ClusterAction::Up {
+                count,
+                program,
+                args,
+                timeout,
+            } => cluster::up(&root, &out, count, &program, &args, timeout),
+            ClusterAction::Down => cluster::down(&root, &out),
+            ClusterAction::Test {
+                workload,
+                rate,
+                time,
+                seed,
+                settle,
+                partition,
+            } => cluster::test(
+                &root,
+                &out,
+                &cluster::TestOptions {
+                    workload,
+                    rate,
+                    time,
+                    seed,
+                    settle,
+                    partition,
+                },
+            ),
+        },
         Command::History { git, follow } => git_history::run(&root, &out, &git, follow),
         Command::Replay {
             from,
@@ -643,6 +683,46 @@ fn run(cli: Cli) -> Result<ExitCode> {
             wait::run(&root, &out, until, timeout)
         }
     }
+}
+
+#[derive(Subcommand)]
+enum ClusterAction {
+    /// Start nodes n0…n(N-1) running PROGRAM and the client c1; send each its init and wait
+    /// for init_ok
+    Up {
+        /// How many nodes
+        count: u32,
+        /// The node program (Maelstrom's protocol on its standard input and output)
+        program: PathBuf,
+        /// Its arguments
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+        /// How long to wait for every init_ok
+        #[arg(long, default_value = "10s", value_parser = crate::duration::parse)]
+        timeout: std::time::Duration,
+    },
+    /// Stop and remove the nodes and the client
+    Down,
+    /// Drive a workload from c1 and check the replies: echo, unique-ids, broadcast, g-counter
+    Test {
+        #[arg(value_enum)]
+        workload: crate::maelstrom::Workload,
+        /// Requests per second
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        /// How long to send requests
+        #[arg(long, default_value = "5s", value_parser = crate::duration::parse)]
+        time: std::time::Duration,
+        /// The seed of the requests and the nodes they go to
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How long to let the nodes settle before the final reads
+        #[arg(long, default_value = "2s", value_parser = crate::duration::parse)]
+        settle: std::time::Duration,
+        /// Split the nodes in two (a fault rule) for the first half of the run
+        #[arg(long)]
+        partition: bool,
+    },
 }
 
 #[derive(clap::Args)]

@@ -16,6 +16,8 @@ use crate::{ActorId, Root, fsio, layout};
 
 /// What `eos spawn` takes besides the program, its arguments and the id.
 pub struct Extras {
+    /// The program is a Maelstrom node: `maelstrom-actor` runs it.
+    pub maelstrom: bool,
     pub state: Option<String>,
     pub copy: Vec<PathBuf>,
     pub restart: Option<RestartType>,
@@ -30,6 +32,7 @@ pub fn spawn(
     extras: Extras,
 ) -> Result<ExitCode> {
     let Extras {
+        maelstrom,
         state,
         copy,
         restart,
@@ -50,12 +53,17 @@ pub fn spawn(
         .map(|text| messages::parse_json(&text, "--state"))
         .transpose()?;
     let id = choose_id(root, id, &program, false)?;
+    let (path, args) = if maelstrom {
+        super::cluster::node_request(&program, args)?
+    } else {
+        (program.to_string_lossy().into_owned(), args)
+    };
     start(
         root,
         out,
         &id,
         SpawnRequest {
-            path: program.to_string_lossy().into_owned(),
+            path,
             args,
             id: Some(id.clone()),
             state,
@@ -136,7 +144,7 @@ pub fn check(scripts: &[PathBuf]) -> Result<ExitCode> {
 
 /// An absolute path to an executable: as given if it has a `/`; a bare name is a file in
 /// this folder (`eos spawn counter.sh`), or else a program on `PATH`.
-fn resolve(path: &Path) -> Result<PathBuf> {
+pub(super) fn resolve(path: &Path) -> Result<PathBuf> {
     let found = if path.components().count() > 1 || path.is_absolute() || path.is_file() {
         std::path::absolute(path)?
     } else {

@@ -20,6 +20,7 @@ mod hardening;
 mod history;
 mod invariants;
 mod lifecycle;
+mod maelstrom;
 mod metrics;
 mod replay;
 mod routing;
