@@ -9,7 +9,7 @@ use crate::support::*;
 fn node(name: &str) -> String {
     let path: PathBuf = [
         env!("CARGO_MANIFEST_DIR"),
-        "tests/e2e/fixtures/maelstrom",
+        "../playground/maelstrom",
         name,
     ]
     .iter()
