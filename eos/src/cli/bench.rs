@@ -349,6 +349,20 @@ fn measure_eos(
         });
     }
 
+    if many {
+        let (native, adapter) = maelstrom_cost(root, dir, options.messages)?;
+        out.say(format!(
+            "maelstrom adapter: {adapter:.0} msgs/s delivered to a node through maelstrom-actor, \
+             against {native:.0} to a script actor ({:.2})",
+            adapter / native
+        ))?;
+        figures["maelstrom_adapter"] = json!({
+            "adapter_msgs_per_s": adapter,
+            "native_msgs_per_s": native,
+            "ratio": adapter / native,
+        });
+    }
+
     if many && options.tree > 0 {
         let (applied, restarted) = supervision(root, dir, options.tree, options.one_for_all)?;
         out.say(format!(
@@ -695,6 +709,38 @@ fn rules_cost(root: &Root, messages: u32, sent_before: u32) -> Result<(f64, f64)
         let _ = fs::remove_file(root.invariants_dir().join(format!("bench-{n}.rn")));
     }
     Ok((without, with?))
+}
+
+/// Messages per second to a fresh script sink, and to a Maelstrom node (one that reads its
+/// input and says nothing) through `maelstrom-actor`.
+fn maelstrom_cost(root: &Root, dir: &Path, messages: u32) -> Result<(f64, f64)> {
+    let quiet = Output::quiet();
+    let sink = dir.join("sink.rn");
+    spawn::spawn_script(root, &quiet, &sink, Vec::new(), Some("msink".into()), None)?;
+    let (path, args) = super::cluster::node_request(
+        Path::new("/bin/sh"),
+        vec!["-c".into(), "exec cat > /dev/null".into()],
+    )?;
+    let node = actor("mnode")?;
+    let request = crate::spawn_request::SpawnRequest {
+        path,
+        args,
+        id: Some(node.clone()),
+        ..Default::default()
+    };
+    spawn::start(root, &quiet, &node, request)?;
+    let rate = |to: &str, done: &dyn Fn(&Value) -> bool| -> Result<f64> {
+        let id = actor(to)?;
+        let start = Instant::now();
+        for n in 0..messages {
+            send(root, &id, json!({"type": "echo", "echo": n}))?;
+        }
+        wait_state(root, to, done)?;
+        Ok(f64::from(messages) / start.elapsed().as_secs_f64())
+    };
+    let native = rate("msink", &|s| s["count"] == messages)?;
+    let adapter = rate("mnode", &|s| s["received"] == messages)?;
+    Ok((native, adapter))
 }
 
 /// Throughput to the sink without and with `eos history --git DIR --follow` running beside the

@@ -7,13 +7,9 @@ use std::path::PathBuf;
 use crate::support::*;
 
 fn node(name: &str) -> String {
-    let path: PathBuf = [
-        env!("CARGO_MANIFEST_DIR"),
-        "../playground/maelstrom",
-        name,
-    ]
-    .iter()
-    .collect();
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "../playground/maelstrom", name]
+        .iter()
+        .collect();
     path.to_string_lossy().into_owned()
 }
 
