@@ -745,7 +745,8 @@ struct ExploreArgs {
     /// Random walks: how many [default: 10000; --real: 20]
     #[arg(long)]
     walks: Option<u64>,
-    /// Faults the search may add: drop, duplicate, timer (a timer fires while others wait)
+    /// Faults the search may add: drop, duplicate, crash (of an actor that is not restarted),
+    /// timer (a timer fires while others wait)
     #[arg(long)]
     faults: Option<String>,
     /// At most this many faults in one run

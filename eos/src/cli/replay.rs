@@ -462,19 +462,26 @@ impl<'a> Replay<'a> {
         }))
     }
 
-    /// Kills the actor's process, as the recorded crash did, and waits until it runs again.
+    /// Kills the actor's process, as the recorded crash did, and waits until it runs again
+    /// (or, an actor that is not restarted, until it has exited).
     fn crash(&self, id: &ActorId) -> Result<(), Differs> {
-        let status = self.root.actor(id).status_file();
+        let dir = self.root.actor(id);
+        let status = dir.status_file();
         let pid = match fsio::read_json::<ActorStatus>(&status) {
             Ok(ActorStatus::Running { pid, .. }) => pid,
             _ => return Err(Differs::said(format!("{id} is not running"))),
         };
+        let restarted = fs::read_to_string(dir.restart_file())
+            .ok()
+            .and_then(|t| t.parse::<crate::supervision::RestartType>().ok())
+            .is_some_and(|r| r.restarts_after(true));
         if let Ok(raw) = i32::try_from(pid) {
             let _ = kill(Pid::from_raw(raw), Signal::SIGKILL);
         }
         poll::until(self.wait, || {
             match fsio::read_json::<ActorStatus>(&status) {
                 Ok(ActorStatus::Running { pid: now, .. }) if now != pid => Some(()),
+                Ok(ActorStatus::Exited { .. }) if !restarted => Some(()),
                 _ => None,
             }
         })

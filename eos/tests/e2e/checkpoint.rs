@@ -159,3 +159,33 @@ fn a_checkpoint_on_a_full_disk_leaves_nothing_behind() {
     sys.send("s", "after", "{}");
     wait_until("s handled a message after", || sys.state("s")["n"] == 1);
 }
+
+/// A checkpoint asked for while an actor is busy waits for it; an actor removed after the
+/// checkpoint is back after a restore.
+#[test]
+fn a_busy_actor_is_waited_for_and_a_removed_one_comes_back() {
+    let mut sys = System::new();
+    sys.start();
+    let slow = sys.script(
+        "slow.rn",
+        "pub fn init() { #{ n: 0 } }\npub fn handle(s, m) { sleep(300); s.n += 1; s }\n",
+    );
+    sys.spawn_script("slow", &slow, &[]);
+    sys.spawn("c", &counter_sh(), &[]);
+    sys.send("slow", "busy", "{}");
+    wait_until("slow is handling it", || {
+        sys.actor_dir("slow").join("spool/current").exists()
+    });
+    ok(&sys.eos(&["checkpoint", "busy"]));
+    // Saved after the handler was done: its result is in the checkpoint.
+    let saved = read_json(&sys.path("checkpoints/busy/running/slow/state.json"));
+    assert_eq!(saved["n"], 1);
+
+    ok(&sys.eos(&["kill", "c"]));
+    ok(&sys.eos(&["cleanup", "--yes", "c"]));
+    assert!(!sys.actor_dir("c").exists());
+    ok(&sys.eos(&["restore", "busy"]));
+    sys.wait_running("c");
+    sys.send("c", "again", "{}");
+    wait_until("c is back and counts", || sys.state("c")["count"] == 1);
+}

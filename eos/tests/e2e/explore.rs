@@ -273,3 +273,44 @@ fn ctrl_c_stops_a_long_search_with_what_it_found() {
     assert_eq!(summary["exhaustive"], false);
     assert!(summary["states"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn a_crash_that_is_not_restarted_leaves_participants_undecided() {
+    let sys = two_phase_commit("2pc/coordinator_fixed.rn");
+    let out = sys.eos(&["explore", "--from", "start", "--faults", "crash"]);
+    let (said, err) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}{err}");
+    assert!(said.contains("VIOLATED `progress` (eventually)"), "{said}");
+    let schedule = std::fs::read_to_string(sys.path("explore/minimized.schedule")).unwrap();
+    let crashed = schedule
+        .lines()
+        .find_map(|l| l.strip_prefix("crash "))
+        .unwrap_or_else(|| panic!("no crash in {schedule}"));
+    // On the real processes: that actor is killed and stays down (temporary).
+    let file = sys.path("explore/minimized.schedule");
+    let said = ok(&sys.eos(&["replay", "--from", "start", file.to_str().unwrap()]));
+    assert!(said.contains("as recorded"), "{said}");
+    assert_eq!(sys.status(crashed)["status"], "exited");
+}
+
+#[test]
+fn the_banks_order_bug_is_found_in_two_deliveries() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn_script("bank", &playground("bank.rn"), &[]);
+    std::fs::create_dir_all(sys.path("invariants")).unwrap();
+    std::fs::copy(
+        playground("invariants/bank_order.rn"),
+        sys.path("invariants/bank_order.rn"),
+    )
+    .unwrap();
+    ok(&sys.eos(&["pause"]));
+    ok(&sys.eos(&["send", "bank", r#"{"withdraw": 70, "who": "alice"}"#]));
+    ok(&sys.eos(&["send", "bank", r#"{"withdraw": 50, "who": "bob"}"#]));
+    ok(&sys.eos(&["checkpoint", "two"]));
+    let out = sys.eos(&["explore", "--from", "two"]);
+    let (said, _) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("alice was refused"), "{said}");
+    assert!(said.contains("minimized to 2"), "{said}");
+}

@@ -29,6 +29,8 @@ enum How {
 enum Fault {
     Drop,
     Duplicate,
+    /// An actor that is not restarted is killed
+    Crash,
     /// A timer fires while other messages wait
     Timer,
 }
@@ -60,7 +62,7 @@ struct Cli {
     /// Random walks: how many
     #[arg(long, default_value_t = 10_000)]
     walks: u64,
-    /// Faults the search may add (drop, duplicate, timer), comma-separated
+    /// Faults the search may add (drop, duplicate, crash, timer), comma-separated
     #[arg(long, value_enum, value_delimiter = ',')]
     faults: Vec<Fault>,
     /// At most this many faults in one run
@@ -122,6 +124,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
     let faults = Faults {
         drop: cli.faults.contains(&Fault::Drop),
         duplicate: cli.faults.contains(&Fault::Duplicate),
+        crash: cli.faults.contains(&Fault::Crash),
         timers_early: cli.faults.contains(&Fault::Timer),
         max: cli.max_faults,
     };

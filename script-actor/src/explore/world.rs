@@ -4,7 +4,7 @@
 //! order becomes a schedule that `eos replay` carries out on the real processes.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -56,6 +56,9 @@ pub enum Action {
     Drop(Msg),
     /// A fault: the message arrives twice.
     Duplicate(Msg),
+    /// A fault: the actor is killed; one that is not restarted (a temporary actor, the
+    /// default) stays down and its mail waits for ever.
+    Crash(String),
 }
 
 /// Every actor's state and the messages in flight.
@@ -64,6 +67,8 @@ pub struct World {
     pub states: BTreeMap<String, Value>,
     pub pending: Vec<Msg>,
     pub faults: u32,
+    /// Actors a crash stopped for good.
+    pub down: BTreeSet<String>,
 }
 
 /// Which faults the search may add, and how many in one run.
@@ -71,6 +76,8 @@ pub struct World {
 pub struct Faults {
     pub drop: bool,
     pub duplicate: bool,
+    /// An actor that is not restarted may crash.
+    pub crash: bool,
     /// A timer may fire while other messages wait (otherwise only when nothing else can be
     /// delivered, as in virtual time).
     pub timers_early: bool,
@@ -80,6 +87,8 @@ pub struct Faults {
 struct Actor {
     runtime: Arc<RuntimeContext>,
     compiled: Compiled,
+    /// Started again after a crash (with its state and mail: a crash then changes nothing).
+    restarted: bool,
 }
 
 /// The actors' scripts and the properties: what does not change while exploring.
@@ -124,6 +133,7 @@ impl System {
             states: BTreeMap::new(),
             pending: Vec::new(),
             faults: 0,
+            down: BTreeSet::new(),
         };
         let limits = Limits {
             budget: 10_000_000,
@@ -148,7 +158,15 @@ impl System {
             let compiled = crate::compile::compile(&context, &script)
                 .map_err(|e| anyhow::anyhow!("{e}"))
                 .with_context(|| format!("compiling {}", script.display()))?;
-            let actor = Actor { runtime, compiled };
+            let restart = std::fs::read_to_string(dir.restart_file())
+                .ok()
+                .and_then(|t| t.parse::<eos::supervision::RestartType>().ok())
+                .unwrap_or(eos::supervision::RestartType::Temporary);
+            let actor = Actor {
+                runtime,
+                compiled,
+                restarted: restart.restarts_after(true),
+            };
             let mut state: Value = fsio::read_json(&dir.state_file()).unwrap_or(Value::Null);
             if state.is_null() {
                 state = call::execute(&actor.runtime, &actor.compiled, Call::Init, limits)
@@ -247,7 +265,16 @@ impl System {
 
     /// Carries out `action`, returning the schedule step that does the same to real processes.
     pub fn apply(&self, world: &mut World, action: &Action) -> Option<Step> {
-        let (Action::Deliver(m) | Action::Drop(m) | Action::Duplicate(m)) = action;
+        let m = match action {
+            Action::Deliver(m) | Action::Drop(m) | Action::Duplicate(m) => m,
+            Action::Crash(actor) => {
+                world.down.insert(actor.clone());
+                world.faults += 1;
+                return Some(Step::Crash {
+                    actor: actor.clone(),
+                });
+            }
+        };
         let at = world.pending.iter().position(|p| p == m)?;
         match action {
             Action::Deliver(m) => {
@@ -268,6 +295,7 @@ impl System {
                 world.faults += 1;
                 Some(Step::Duplicate(m.message()))
             }
+            Action::Crash(_) => None,
         }
     }
 
@@ -304,7 +332,10 @@ impl Model for System {
             seen.push(m);
             new
         });
-        let messages: Vec<&Msg> = distinct.by_ref().collect();
+        let messages: Vec<&Msg> = distinct
+            .by_ref()
+            .filter(|m| !world.down.contains(&m.to))
+            .collect();
         let others = messages.iter().any(|m| !m.timer);
         let mut actions = Vec::new();
         for m in &messages {
@@ -319,6 +350,13 @@ impl Model for System {
                 }
                 if self.faults.duplicate {
                     actions.push(Action::Duplicate((*m).clone()));
+                }
+            }
+            if self.faults.crash {
+                for (id, actor) in &self.actors {
+                    if !actor.restarted && !world.down.contains(id) {
+                        actions.push(Action::Crash(id.clone()));
+                    }
                 }
             }
         }
@@ -340,6 +378,7 @@ impl Model for System {
         pending.sort();
         pending.hash(&mut hasher);
         world.faults.hash(&mut hasher);
+        world.down.hash(&mut hasher);
         hasher.finish()
     }
 
