@@ -181,7 +181,12 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             &bounds,
             &mut progress,
         )?,
-        _ => search::explore(
+        Strategy::Bfs => {
+            let make = || System::load(&image, faults).map_err(|e| format!("{e:#}"));
+            search::bfs_on_cores(&make, cores(), bounds.clone(), &mut progress)
+                .map_err(anyhow::Error::msg)?
+        }
+        Strategy::Dfs => search::explore(
             &system,
             start.clone(),
             strategy,
@@ -355,9 +360,7 @@ fn walk_on_every_core(
     bounds: &Bounds,
     progress: &mut Progress,
 ) -> Result<Report<Action>> {
-    let cores = std::thread::available_parallelism()
-        .map_or(1, std::num::NonZero::get)
-        .clamp(1, walks.max(1) as usize) as u64;
+    let cores = cores().clamp(1, walks.max(1) as usize) as u64;
     let share = |i: u64| walks / cores + u64::from(i < walks % cores);
     let others = std::thread::scope(|scope| {
         let handles: Vec<_> = (1..cores)
@@ -419,6 +422,11 @@ fn walk_on_every_core(
         }
     }
     Ok(merged)
+}
+
+/// The cores to search on.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// Whether `actions` can all be carried out from `start` and end in a state that breaks

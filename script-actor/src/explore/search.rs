@@ -126,22 +126,20 @@ impl<M: Model> Run<'_, M> {
     /// Looks at a state reached by `path`: counts it, checks the properties. Returns whether
     /// the search must stop (a violation).
     fn visit(&mut self, state: &M::State, path: &[M::Action], complete: bool) -> bool {
+        let verdicts = Verdicts::of(self.model, state, complete);
+        self.take(verdicts, path)
+    }
+
+    /// Counts a state whose properties were checked (perhaps on another thread).
+    fn take(&mut self, verdicts: Verdicts, path: &[M::Action]) -> bool {
         self.report.states += 1;
         self.report.depth = self.report.depth.max(path.len());
-        for name in self.model.reached(state) {
+        for name in verdicts.reached {
             if self.seen_witness.insert(name.clone()) {
                 self.report.witnesses.push((name, path.to_vec()));
             }
         }
-        let found = match self.model.violated(state) {
-            Some((property, what)) => Some((Kind::Always, property, what)),
-            None if complete => self
-                .model
-                .unfinished(state)
-                .map(|(p, w)| (Kind::Eventually, p, w)),
-            None => None,
-        };
-        if let Some((kind, property, what)) = found {
+        if let Some((kind, property, what)) = verdicts.found {
             self.report.violation = Some(Found {
                 kind,
                 property,
@@ -152,6 +150,180 @@ impl<M: Model> Run<'_, M> {
         }
         false
     }
+}
+
+/// What the properties say of one state.
+struct Verdicts {
+    reached: Vec<String>,
+    found: Option<(Kind, String, String)>,
+}
+
+impl Verdicts {
+    fn of<M: Model>(model: &M, state: &M::State, complete: bool) -> Self {
+        let found = match model.violated(state) {
+            Some((property, what)) => Some((Kind::Always, property, what)),
+            None if complete => model
+                .unfinished(state)
+                .map(|(p, w)| (Kind::Eventually, p, w)),
+            None => None,
+        };
+        Verdicts {
+            reached: model.reached(state),
+            found,
+        }
+    }
+}
+
+/// A state one action from another, with its fingerprint and what the properties say.
+struct Successor<S, A> {
+    state: S,
+    path: Vec<A>,
+    key: u64,
+    verdicts: Verdicts,
+}
+
+/// Every state one action from `state`.
+fn expand<M: Model>(
+    model: &M,
+    state: &M::State,
+    path: &[M::Action],
+) -> Vec<Successor<M::State, M::Action>> {
+    model
+        .actions(state)
+        .into_iter()
+        .map(|action| {
+            let next = model.step(state, &action);
+            let complete = model.actions(&next).is_empty();
+            let mut next_path = path.to_vec();
+            next_path.push(action);
+            Successor {
+                key: model.fingerprint(&next),
+                verdicts: Verdicts::of(model, &next, complete),
+                state: next,
+                path: next_path,
+            }
+        })
+        .collect()
+}
+
+/// Breadth-first on `cores` threads, each with a model of its own from `make` (a model need
+/// not be shareable: script runtimes are not). Each level of the search is shared out; what the
+/// threads found is merged in order, so the result is the one-thread search's.
+pub fn bfs_on_cores<M, F>(
+    make: &F,
+    cores: usize,
+    bounds: Bounds,
+    progress: &mut Progress,
+) -> Result<Report<M::Action>, String>
+where
+    M: Model,
+    M::State: Send,
+    M::Action: Send,
+    F: Fn() -> Result<(M, M::State), String> + Sync,
+{
+    let (model, start) = make()?;
+    let mut run = Run {
+        model: &model,
+        bounds,
+        start: Instant::now(),
+        report: Report {
+            states: 0,
+            distinct: 1,
+            transitions: 0,
+            depth: 0,
+            exhaustive: false,
+            elapsed: Duration::ZERO,
+            violation: None,
+            witnesses: Vec::new(),
+        },
+        seen_witness: HashSet::new(),
+        last_shown: Instant::now(),
+    };
+    type Job<S, A> = Vec<(S, Vec<A>)>;
+    let exhaustive = std::thread::scope(|scope| -> Result<bool, String> {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let mut jobs = Vec::new();
+        for worker in 0..cores.max(1) {
+            let (job_tx, job_rx) = std::sync::mpsc::channel::<Job<M::State, M::Action>>();
+            jobs.push(job_tx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                let Ok((model, _)) = make() else { return };
+                for chunk in job_rx {
+                    let out: Vec<_> = chunk
+                        .iter()
+                        .map(|(state, path)| expand(&model, state, path))
+                        .collect();
+                    if done_tx.send((worker, out)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let mut visited = HashSet::from([model.fingerprint(&start)]);
+        let complete = model.actions(&start).is_empty();
+        if run.visit(&start, &[], complete) {
+            return Ok(false);
+        }
+        let mut level = vec![(start, Vec::new())];
+        let mut exhaustive = true;
+        while !level.is_empty() {
+            if run.out_of_time(progress) {
+                return Ok(false);
+            }
+            if level[0].1.len() >= run.bounds.depth {
+                exhaustive &= level.iter().all(|(s, _)| model.actions(s).is_empty());
+                break;
+            }
+            // In waves of at most 256 states a thread, so that time and Ctrl-C are heard.
+            let size = level.len().div_ceil(jobs.len()).clamp(1, 256);
+            let mut rest = level.into_iter().peekable();
+            let mut next = Vec::new();
+            while rest.peek().is_some() {
+                if run.out_of_time(progress) {
+                    return Ok(false);
+                }
+                let mut sent = 0;
+                for job in &jobs {
+                    let chunk: Vec<_> = rest.by_ref().take(size).collect();
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    job.send(chunk)
+                        .map_err(|_| "an explorer thread stopped".to_owned())?;
+                    sent += 1;
+                }
+                type Done<S, A> = (usize, Vec<Vec<Successor<S, A>>>);
+                let mut results: Vec<Done<M::State, M::Action>> = (0..sent)
+                    .map(|_| {
+                        done_rx
+                            .recv()
+                            .map_err(|_| "an explorer thread stopped".to_owned())
+                    })
+                    .collect::<Result<_, _>>()?;
+                results.sort_by_key(|(worker, _)| *worker);
+                for successor in results.into_iter().flat_map(|(_, r)| r).flatten() {
+                    run.report.transitions += 1;
+                    if !visited.insert(successor.key) {
+                        run.report.states += 1;
+                        continue;
+                    }
+                    run.report.distinct += 1;
+                    if run.take(successor.verdicts, &successor.path) {
+                        return Ok(false);
+                    }
+                    next.push((successor.state, successor.path));
+                }
+                run.show(progress);
+            }
+            run.show(progress);
+            level = next;
+        }
+        Ok(exhaustive)
+    })?;
+    run.report.exhaustive = exhaustive && run.report.violation.is_none();
+    run.report.elapsed = run.start.elapsed();
+    Ok(run.report)
 }
 
 /// Explores from `start` within `bounds`.
@@ -509,6 +681,27 @@ mod tests {
             reduced.transitions,
             plain.transitions
         );
+    }
+
+    #[test]
+    fn breadth_first_on_several_threads_finds_what_one_thread_finds() {
+        for limit in [3, 100] {
+            let make = || Ok((Counters { limit }, start()));
+            let stop = AtomicBool::new(false);
+            let mut show = |_: &Report<()>| {};
+            let mut progress = Progress {
+                stop: &stop,
+                show: &mut show,
+            };
+            let parallel = bfs_on_cores(&make, 3, bounds(false), &mut progress).unwrap();
+            let single = run(&Counters { limit }, Strategy::Bfs, false);
+            assert_eq!(parallel.distinct, single.distinct);
+            assert_eq!(parallel.exhaustive, single.exhaustive);
+            assert_eq!(
+                parallel.violation.map(|f| f.path.len()),
+                single.violation.map(|f| f.path.len())
+            );
+        }
     }
 
     #[test]
