@@ -103,6 +103,7 @@ pub fn run(out: &Output, dir: &Path) -> Result<Value> {
         seed: 1,
         time: Duration::from_secs(30),
         timers_early: false,
+        quiet: Duration::from_millis(30),
     };
     // A failure here is reported, and the rest is still measured.
     let real: Value = match explore_real::run(&counters, &Output::quiet(), &options) {

@@ -27,6 +27,8 @@ pub struct Options {
     pub time: Duration,
     /// A timer may fire while other messages wait.
     pub timers_early: bool,
+    /// How long nothing must arrive, after a delivery, for the system to count as quiet.
+    pub quiet: Duration,
 }
 
 /// A pending message, on disk.
@@ -60,14 +62,23 @@ fn pending(root: &Root, timers_early: bool) -> Vec<Pending> {
     all
 }
 
-/// Waits (a little) until `send/` is empty: every message sent so far is in a spool.
-fn settle(root: &Root) {
+/// Waits (a little) until the system is quiet: `send/` is empty and no message arrived in a
+/// spool for a moment (a program that answers on its own time, as a Maelstrom node does, has
+/// answered).
+fn settle(root: &Root, timers_early: bool, quiet: Duration) {
+    let mut last = usize::MAX;
+    let mut quiet_since = std::time::Instant::now();
     poll::until(Duration::from_secs(2), || {
-        fsio::names(&root.send_dir())
+        let routed = fsio::names(&root.send_dir())
             .unwrap_or_default()
             .iter()
-            .all(|n| !crate::layout::is_outgoing_name(n))
-            .then_some(())
+            .all(|n| !crate::layout::is_outgoing_name(n));
+        let now = pending(root, timers_early).len();
+        if now != last || !routed {
+            last = now;
+            quiet_since = std::time::Instant::now();
+        }
+        (quiet_since.elapsed() >= quiet).then_some(())
     });
 }
 
@@ -85,7 +96,7 @@ pub fn run(root: &Root, out: &Output, options: &Options) -> Result<ExitCode> {
         let mut steps = Vec::new();
         while steps.len() < options.depth && start.elapsed() < options.time {
             // What the last handler sent is routed before the next choice.
-            settle(root);
+            settle(root, options.timers_early, options.quiet);
             let choices = pending(root, options.timers_early);
             if choices.is_empty() {
                 break;

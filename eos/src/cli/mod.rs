@@ -761,6 +761,10 @@ struct ExploreArgs {
     /// Random walks on the real processes (actors in any language), not in-process
     #[arg(long)]
     real: bool,
+    /// --real: how long nothing must arrive after a delivery before the next choice (more for
+    /// programs that answer on their own time, such as Maelstrom nodes)
+    #[arg(long, default_value = "30ms", value_parser = crate::duration::parse)]
+    quiet: std::time::Duration,
 }
 
 /// `eos explore`: in-process, the explorer runs with the script actors' runtime, in its own
@@ -782,6 +786,7 @@ fn explore(root: &Root, out: &output::Output, args: &ExploreArgs) -> Result<Exit
             seed: args.seed,
             time,
             timers_early: faults.contains("timer"),
+            quiet: args.quiet,
         };
         return explore_real::run(root, out, &options);
     }
