@@ -28,6 +28,7 @@ mod spawn;
 mod system;
 mod trace;
 mod tree;
+mod ui;
 mod wait;
 mod watch;
 
@@ -429,6 +430,15 @@ enum Command {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
+    /// A live, clickable view of the system in the browser (prints its URL, with a token)
+    Ui {
+        /// The port on 127.0.0.1 [default: a free one]
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Do not start a browser; only print the URL
+        #[arg(long)]
+        no_open: bool,
+    },
     /// Maelstrom nodes as actors: a cluster up (with init), a workload and its checker, down
     Cluster {
         #[command(subcommand)]
@@ -620,6 +630,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Diff { a, b } => checkpoint::diff(&root, &out, &a, &b),
         Command::Schedule { name, out: file } => replay::show(&root, &out, &name, file.as_deref()),
         Command::Explore(args) => explore(&root, &out, &args),
+        Command::Ui { port, no_open } => ui::run(&root, &out, port, !no_open),
         Command::Cluster { action } => match action {
             ClusterAction::Up {
                 count,
