@@ -31,5 +31,6 @@ mod spawn;
 mod start;
 mod supervision;
 mod timers;
+mod ui;
 mod vocabulary;
 mod wait;
