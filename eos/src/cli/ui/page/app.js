@@ -235,14 +235,15 @@ function render() {
   renderDiagram();
 }
 
+// The system as it is now; the journal is read whole once, then grows by what is pushed.
 async function refresh() {
-  const [s, j] = await Promise.all([
-    fetch(api("/api/system")).then((r) => r.json()),
-    fetch(api("/api/journal")).then((r) => r.json()),
-  ]);
-  system = s;
-  journal = j;
+  system = await fetch(api("/api/system")).then((r) => r.json());
   render();
+}
+
+async function load() {
+  journal = await fetch(api("/api/journal")).then((r) => r.json());
+  await refresh();
 }
 
 let pending = null;
@@ -276,6 +277,16 @@ $("live").onclick = () => {
   render();
 };
 
-refresh();
+load();
 // The server pushes each journal entry as it is written.
-new EventSource(api("/api/events")).onmessage = soon;
+new EventSource(api("/api/events")).onmessage = (event) => {
+  const entry = JSON.parse(event.data);
+  const last = journal.length ? journal[journal.length - 1].seq : 0;
+  if (entry.seq === last + 1) {
+    journal.push(entry);
+    soon();
+  } else if (entry.seq > last) {
+    // Something came between the first read and the stream: read it all again.
+    load();
+  }
+};
