@@ -306,6 +306,34 @@ fn the_bank_in_the_browser_click_deliver_edit_and_a_screenshot() {
         journal(&sys).iter().any(|e| e["event"] == "pending_edited")
     });
 
+    // The history slider: the moment bob's withdrawal was handled, read from the journal —
+    // alice's message as it was then (70, before the edit), nothing changed on disk.
+    let handled = journal(&sys)
+        .iter()
+        .find(|e| e["event"] == "result" && e["actor"] == "bank")
+        .and_then(|e| e["seq"].as_u64())
+        .unwrap();
+    let slide = format!(
+        "const s = document.getElementById('slider'); s.value = '{handled}'; \
+         s.dispatchEvent(new Event('input')); return document.getElementById('mode').textContent"
+    );
+    let newest = journal(&sys)
+        .last()
+        .and_then(|e| e["seq"].as_u64())
+        .unwrap();
+    let pushed = "return journal.length ? journal[journal.length - 1].seq : 0";
+    wait_until("the page has the whole journal", || {
+        browser.eval(pushed).as_u64() >= Some(newest)
+    });
+    assert_eq!(browser.eval(&slide), format!("history at #{handled}"));
+    let lane = "return document.querySelector('[data-actor=bank]').textContent";
+    let then = browser.eval(lane);
+    let then = then.as_str().unwrap();
+    assert!(then.contains("\"balance\": 50"), "{then}");
+    assert!(then.contains("\"withdraw\":70"), "{then}");
+    assert_eq!(read_json(&alice)["payload"]["withdraw"], 20);
+    browser.click("#live");
+
     let png = browser.screenshot();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     std::fs::write(sys.path("../bank.png"), &png).unwrap();
