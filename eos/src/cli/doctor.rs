@@ -162,6 +162,7 @@ fn examine(root: &Root) -> Vec<Finding> {
     }
     permissions(root, &mut findings);
     supervisor(root, &mut findings);
+    replaying(root, &mut findings);
     for id in actors::known(root) {
         actor(root, &ActorView::read(root, &id), &mut findings);
     }
@@ -243,6 +244,33 @@ fn supervisor(root: &Root, findings: &mut Vec<Finding>) {
             "no supervisor runs on this root",
             Some("`eos up` starts one"),
         )),
+    }
+}
+
+/// A `replaying` file whose replay is gone leaves the fault rules resting.
+fn replaying(root: &Root, findings: &mut Vec<Finding>) {
+    let Ok(said) = fs::read_to_string(root.replaying_file()) else {
+        return;
+    };
+    let pid = said
+        .rsplit_once("(pid ")
+        .and_then(|(_, p)| p.trim_end().trim_end_matches(')').parse::<u32>().ok());
+    let alive = pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+    if alive {
+        findings.push(finding(
+            Level::Note,
+            format!("a replay is running ({}): fault rules rest", said.trim()),
+            None,
+        ));
+    } else {
+        findings.push(finding(
+            Level::Warning,
+            format!(
+                "`replaying` is left from a replay that stopped ({}): the fault rules rest",
+                said.trim()
+            ),
+            Some("`eos resume` (or removing the file) lets them apply again"),
+        ));
     }
 }
 

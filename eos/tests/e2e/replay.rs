@@ -255,8 +255,16 @@ fn recorded_faults_and_hand_edits_are_replayed_with_the_rules_resting() {
         "{reasons:?}"
     );
     assert!(!sys.path("replaying").exists());
+    // A replay killed on the way leaves its file: the doctor says so, a resume ends it.
+    sys.put("replaying", "eos replay --from start (pid 999999999)\n");
+    let doctor = text(&sys.eos(&["doctor"])).0;
+    assert!(
+        doctor.contains("left from a replay that stopped"),
+        "{doctor}"
+    );
     // Resumed, the rules apply again.
     ok(&sys.eos(&["resume"]));
+    assert!(!sys.path("replaying").exists());
     sys.send("c", "lost-again", r#"{"lossy": true}"#);
     sys.wait_dead("dead", "c::lost-again.json");
 }
