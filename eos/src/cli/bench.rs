@@ -285,6 +285,7 @@ fn measure_eos(
     if !options.deep.is_empty() {
         let mut deep = serde_json::Map::new();
         let mut deep_floor = serde_json::Map::new();
+        let mut deep_head = serde_json::Map::new();
         let mut first_rate = None;
         let mut first_floor = None;
         for &depth in &options.deep {
@@ -295,23 +296,26 @@ fn measure_eos(
             );
             let first_floor = *first_floor.get_or_insert(floor);
             let probe = start_probe(root, &format!("deep-{depth}"))?;
-            let rates = (0..options.rounds)
+            let rounds = (0..options.rounds)
                 .map(|_| deep_queue(root, &probe, depth))
-                .collect::<Result<Vec<f64>>>()?;
-            let rate = median(rates);
-            let first = *first_rate.get_or_insert(rate);
+                .collect::<Result<Vec<(f64, f64)>>>()?;
+            let (rate, head) = median_pair(rounds);
+            let (first, first_head) = *first_rate.get_or_insert((rate, head));
             out.say(format!(
                 "deep queue:        {depth} queued to one actor drain at {rate:.0} msgs/s \
-                 ({:.2} of the first depth's rate; the same file operations alone: {floor:.0}/s, \
-                 {:.2}; median of {} rounds)",
+                 ({:.2} of the first depth's rate; its first {HEAD} at {head:.0}/s, {:.2}; the \
+                 same file operations alone: {floor:.0}/s, {:.2}; median of {} rounds)",
                 rate / first,
+                head / first_head,
                 floor / first_floor,
                 options.rounds
             ))?;
             deep.insert(depth.to_string(), json!(rate));
+            deep_head.insert(depth.to_string(), json!(head));
             deep_floor.insert(depth.to_string(), json!(floor));
         }
         figures["deep_queue_msgs_per_s"] = Value::Object(deep);
+        figures["deep_queue_first_msgs_per_s"] = Value::Object(deep_head);
         figures["deep_queue_floor_per_s"] = Value::Object(deep_floor);
     }
 
@@ -606,8 +610,9 @@ fn start_probe(root: &Root, id: &str) -> Result<ActorId> {
     Ok(probe)
 }
 
-/// Queues `depth` messages to a paused probe actor, then resumes it and times the drain.
-fn deep_queue(root: &Root, probe: &ActorId, depth: u32) -> Result<f64> {
+/// Queues `depth` messages to a paused probe actor, then resumes it and times the drain: the
+/// whole drain's rate, and the rate of its first [`HEAD`].
+fn deep_queue(root: &Root, probe: &ActorId, depth: u32) -> Result<(f64, f64)> {
     let dir = root.actor(probe);
     let log = dir.path().join(layout::PROBE_LOG);
     fsio::write_atomic(&dir.paused_file(), b"")?;
@@ -628,6 +633,17 @@ fn deep_queue(root: &Root, probe: &ActorId, depth: u32) -> Result<f64> {
         (mailbox::pending(&spool).ok()?.len() as u32 >= depth).then_some(())
     })
     .ok_or_else(|| anyhow!("the {depth} messages were not all routed"))?;
+    // The supervisor is done with the routing (its journal has stopped growing): the drain
+    // measured is the drain alone.
+    let (mut last, mut still_since) = (0, Instant::now());
+    poll::until(Duration::from_secs(600), || {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = crate::journal::last_seq(root);
+        if now != last {
+            (last, still_since) = (now, Instant::now());
+        }
+        (still_since.elapsed() >= Duration::from_millis(200)).then_some(())
+    });
     // Only what is appended from now on is read: the bench must not compete with what it
     // measures.
     let mut file = fs::File::open(&log)?;
@@ -635,6 +651,8 @@ fn deep_queue(root: &Root, probe: &ActorId, depth: u32) -> Result<f64> {
     let start = Instant::now();
     fs::remove_file(dir.paused_file())?;
     let mut seen = 0u64;
+    let mut head = None;
+    let head_count = u64::from(depth.min(HEAD));
     let mut chunk = vec![0u8; 1 << 16];
     poll::until(Duration::from_secs(600), || {
         std::thread::sleep(Duration::from_millis(2));
@@ -644,11 +662,20 @@ fn deep_queue(root: &Root, probe: &ActorId, depth: u32) -> Result<f64> {
             }
             seen += chunk[..n].iter().filter(|&&b| b == b'\n').count() as u64;
         }
+        if head.is_none() && seen >= head_count {
+            head = Some(start.elapsed());
+        }
         (seen >= u64::from(depth)).then_some(())
     })
     .ok_or_else(|| anyhow!("the queue of {depth} did not drain"))?;
-    Ok(f64::from(depth) / start.elapsed().as_secs_f64())
+    let whole = f64::from(depth) / start.elapsed().as_secs_f64();
+    let head = head.map_or(whole, |t| head_count as f64 / t.as_secs_f64());
+    Ok((whole, head))
 }
+
+/// The deliveries at the start of each drain timed apart: with the same number of messages
+/// measured, what the depth of the queue costs shows alone.
+const HEAD: u32 = 1000;
 
 /// The floor of a deep queue: `depth` message files in one folder, each renamed to `current`,
 /// read and deleted in name order, with nothing else in between. Files per second.
