@@ -78,12 +78,30 @@ impl Envelope {
     }
 }
 
+/// How a message file was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A whole envelope, with its id.
+    Envelope,
+    /// An envelope without an id.
+    WithoutId,
+    /// A bare payload: the naive way an actor of the original protocol sends.
+    Bare,
+}
+
+impl Shape {
+    /// Whether the envelope differs from what was on disk (then it must be written again;
+    /// otherwise the file can simply be renamed).
+    pub fn rewritten(self) -> bool {
+        self != Shape::Envelope
+    }
+}
+
 /// Turns whatever was written into `send/` into an envelope with an id. An envelope is an
 /// object with both `sender` and `payload`; anything else becomes the payload of one.
 ///
-/// Returns the envelope and whether it differs from what was on disk (then it must be written
-/// again; otherwise the file can simply be renamed). Extra fields of an envelope are kept.
-pub fn normalize(value: Value, id: &MessageId) -> Result<(Value, bool), String> {
+/// Returns the envelope and how it was written. Extra fields of an envelope are kept.
+pub fn normalize(value: Value, id: &MessageId) -> Result<(Value, Shape), String> {
     let mut object = match value {
         Value::Object(object)
             if object.contains_key("sender") && object.contains_key("payload") =>
@@ -95,7 +113,7 @@ pub fn normalize(value: Value, id: &MessageId) -> Result<(Value, bool), String> 
             object.insert("id".into(), id.as_str().into());
             object.insert("sender".into(), Value::Null);
             object.insert("payload".into(), payload);
-            return Ok((Value::Object(object), true));
+            return Ok((Value::Object(object), Shape::Bare));
         }
     };
     match &object["sender"] {
@@ -112,7 +130,7 @@ pub fn normalize(value: Value, id: &MessageId) -> Result<(Value, bool), String> 
     match object.get("id") {
         None => {}
         Some(Value::String(s)) if MessageId::parse(s).is_ok() => {
-            return Ok((Value::Object(object), false));
+            return Ok((Value::Object(object), Shape::Envelope));
         }
         Some(other) => {
             return Err(format!(
@@ -121,23 +139,23 @@ pub fn normalize(value: Value, id: &MessageId) -> Result<(Value, bool), String> 
         }
     }
     object.insert("id".into(), id.as_str().into());
-    Ok((Value::Object(object), true))
+    Ok((Value::Object(object), Shape::WithoutId))
 }
 
 /// Checks the bytes of a message file and makes them an envelope with an id (`id` if it has
 /// none): valid JSON, no number that would change on the way, a valid sender. Returns the
-/// envelope and whether it differs from the bytes (then it must be written again).
-pub fn check(bytes: &[u8], id: &MessageId) -> Result<(Envelope, bool), String> {
+/// envelope and how the bytes had it.
+pub fn check(bytes: &[u8], id: &MessageId) -> Result<(Envelope, Shape), String> {
     // Whether it is JSON at all first: the exactness check reads numbers in text that may
     // not be JSON, and would give a puzzling reason for it.
     let value = serde_json::from_slice::<Value>(bytes)
         .map_err(|e| format!("the message is not valid JSON: {e}"))?;
     crate::numbers::check_exact(bytes)
         .map_err(|e| format!("the message cannot be delivered unchanged: {e}"))?;
-    let (value, changed) = normalize(value, id)?;
+    let (value, shape) = normalize(value, id)?;
     let envelope = serde_json::from_value(value)
         .map_err(|e| format!("the message is not a valid envelope: {e}"))?;
-    Ok((envelope, changed))
+    Ok((envelope, shape))
 }
 
 #[cfg(test)]
@@ -151,8 +169,8 @@ mod tests {
 
     #[test]
     fn plain_json_is_wrapped_with_a_null_sender() {
-        let (env, changed) = normalize(json!({"inc": 1}), &id()).unwrap();
-        assert!(changed);
+        let (env, shape) = normalize(json!({"inc": 1}), &id()).unwrap();
+        assert!(shape.rewritten());
         assert_eq!(
             env,
             json!({"id": "m1", "sender": null, "payload": {"inc": 1}})
@@ -164,12 +182,15 @@ mod tests {
     #[test]
     fn envelopes_keep_their_fields_and_get_an_id() {
         let original = json!({"sender": "a", "payload": 1, "extra": true});
-        let (env, changed) = normalize(original, &id()).unwrap();
-        assert!(changed);
+        let (env, shape) = normalize(original, &id()).unwrap();
+        assert!(shape.rewritten());
         assert_eq!(env["extra"], json!(true));
         assert_eq!(env["id"], json!("m1"));
-        let (_, changed) = normalize(env, &id()).unwrap();
-        assert!(!changed, "an envelope with an id is renamed, not rewritten");
+        let (_, shape) = normalize(env, &id()).unwrap();
+        assert!(
+            !shape.rewritten(),
+            "an envelope with an id is renamed, not rewritten"
+        );
     }
 
     #[test]
@@ -182,8 +203,8 @@ mod tests {
     #[test]
     fn checked_envelopes_keep_extra_fields() {
         let bytes = br#"{"sender": "a", "payload": {"x": 1}, "trace": [1, 2]}"#;
-        let (env, changed) = check(bytes, &id()).unwrap();
-        assert!(changed, "it got an id");
+        let (env, shape) = check(bytes, &id()).unwrap();
+        assert!(shape.rewritten(), "it got an id");
         assert_eq!(env.id, Some(id()));
         assert_eq!(env.extra["trace"], json!([1, 2]));
         let text = serde_json::to_value(&env).unwrap();

@@ -165,7 +165,8 @@ fn read_again(
         Read::Refused(reason) => Err(reason),
     };
     match checked {
-        Ok((mut envelope, mut rewrite)) => {
+        Ok((mut envelope, shape)) => {
+            let mut rewrite = shape.rewritten();
             // A copy keeps the id the index gave it.
             if envelope.id.as_ref() != Some(&pending.message) {
                 envelope.id = Some(pending.message.clone());

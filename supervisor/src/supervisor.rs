@@ -616,7 +616,7 @@ impl Supervisor {
                 return;
             }
         };
-        let Ok((mut envelope, rewrite)) = envelope::check(&bytes, &name_id) else {
+        let Ok((mut envelope, shape)) = envelope::check(&bytes, &name_id) else {
             // Not a valid message (yet): it is looked at again when its turn comes.
             actor
                 .queue
@@ -637,7 +637,7 @@ impl Supervisor {
             payload: envelope.payload.clone(),
             copy_of: copy_of.clone(),
         });
-        let exact = !rewrite && copy_of.is_none();
+        let exact = !shape.rewritten() && copy_of.is_none();
         actor
             .queue
             .insert_found(file.to_owned(), Pending::read(message, envelope, exact));
@@ -654,7 +654,7 @@ impl Supervisor {
             Read::Bytes(bytes) => envelope::check(&bytes, &before.message).ok(),
             Read::Gone | Read::Refused(_) => None,
         };
-        let Some((mut envelope, rewrite)) = checked else {
+        let Some((mut envelope, shape)) = checked else {
             actor.queue.invalidate(file);
             return;
         };
@@ -669,7 +669,7 @@ impl Supervisor {
             });
         }
         // It keeps the id it had in the queue (a copy's own, say).
-        let exact = !rewrite && envelope.id.as_ref() == Some(&before.message);
+        let exact = !shape.rewritten() && envelope.id.as_ref() == Some(&before.message);
         envelope.id = Some(before.message.clone());
         actor.queue.insert_found(
             file.to_owned(),
@@ -762,11 +762,12 @@ impl Supervisor {
             Read::Bytes(bytes) => bytes,
             Read::Refused(reason) => return self.dead(&path, name, &reason),
         };
-        let (mut envelope, mut rewrite) = match envelope::check(&bytes, &id) {
+        let (mut envelope, shape) = match envelope::check(&bytes, &id) {
             Ok(checked) => checked,
             Err(_) if origin.maybe_unfinished(&path) => return,
             Err(reason) => return self.dead(&path, name, &reason),
         };
+        let mut rewrite = shape.rewritten();
         // A timer given as "in so many ms" is kept with the time it is due, which the file
         // in the spool then shows.
         if let Some(delay) = envelope.extra.remove(envelope::DELAY_MS) {
@@ -794,10 +795,7 @@ impl Supervisor {
             return;
         }
         let message = envelope.id_or(&id);
-        // Only a rewritten file can have been bare; an envelope names both keys.
-        let bare = rewrite
-            && envelope.sender.is_none()
-            && !(contains(&bytes, b"\"sender\"") && contains(&bytes, b"\"payload\""));
+        let bare = shape == envelope::Shape::Bare;
         let sent = Journal::Send {
             message: message.to_string(),
             from: envelope.sender.as_ref().map(ToString::to_string),
@@ -1467,9 +1465,4 @@ fn write_status(root: &Root, id: &ActorId, status: &ActorStatus) {
     if let Err(e) = fsio::write_json_atomic(&root.actor(id).status_file(), status) {
         warn!("cannot write the status of {id}: {e:#}");
     }
-}
-
-/// Whether `needle` occurs in `bytes`.
-fn contains(bytes: &[u8], needle: &[u8]) -> bool {
-    bytes.windows(needle.len()).any(|w| w == needle)
 }
