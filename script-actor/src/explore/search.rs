@@ -80,6 +80,19 @@ pub struct Report<A> {
 }
 
 impl<A> Report<A> {
+    fn empty() -> Self {
+        Report {
+            states: 0,
+            distinct: 0,
+            transitions: 0,
+            depth: 0,
+            exhaustive: false,
+            elapsed: Duration::ZERO,
+            violation: None,
+            witnesses: Vec::new(),
+        }
+    }
+
     pub fn per_second(&self) -> f64 {
         self.states as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
@@ -100,7 +113,25 @@ struct Run<'m, M: Model> {
     last_shown: Instant,
 }
 
-impl<M: Model> Run<'_, M> {
+impl<'m, M: Model> Run<'m, M> {
+    fn new(model: &'m M, bounds: Bounds) -> Self {
+        Run {
+            model,
+            bounds,
+            start: Instant::now(),
+            report: Report::empty(),
+            seen_witness: HashSet::new(),
+            last_shown: Instant::now(),
+        }
+    }
+
+    /// The report, once the search has ended (`exhaustive`: nothing was cut off).
+    fn finish(mut self, exhaustive: bool) -> Report<M::Action> {
+        self.report.exhaustive = exhaustive && self.report.violation.is_none();
+        self.report.elapsed = self.start.elapsed();
+        self.report
+    }
+
     fn out_of_time(&self, progress: &Progress) -> bool {
         self.start.elapsed() > self.bounds.time || progress.stop.load(Ordering::Relaxed)
     }
@@ -116,10 +147,8 @@ impl<M: Model> Run<'_, M> {
             distinct: r.distinct,
             transitions: r.transitions,
             depth: r.depth,
-            exhaustive: false,
             elapsed: self.start.elapsed(),
-            violation: None,
-            witnesses: Vec::new(),
+            ..Report::empty()
         });
     }
 
@@ -222,23 +251,8 @@ where
     F: Fn() -> Result<(M, M::State), String> + Sync,
 {
     let (model, start) = make()?;
-    let mut run = Run {
-        model: &model,
-        bounds,
-        start: Instant::now(),
-        report: Report {
-            states: 0,
-            distinct: 1,
-            transitions: 0,
-            depth: 0,
-            exhaustive: false,
-            elapsed: Duration::ZERO,
-            violation: None,
-            witnesses: Vec::new(),
-        },
-        seen_witness: HashSet::new(),
-        last_shown: Instant::now(),
-    };
+    let mut run = Run::new(&model, bounds);
+    run.report.distinct = 1;
     type Job<S, A> = Vec<(S, Vec<A>)>;
     let exhaustive = std::thread::scope(|scope| -> Result<bool, String> {
         let (done_tx, done_rx) = std::sync::mpsc::channel();
@@ -321,9 +335,7 @@ where
         }
         Ok(exhaustive)
     })?;
-    run.report.exhaustive = exhaustive && run.report.violation.is_none();
-    run.report.elapsed = run.start.elapsed();
-    Ok(run.report)
+    Ok(run.finish(exhaustive))
 }
 
 /// Explores from `start` within `bounds`.
@@ -334,31 +346,13 @@ pub fn explore<M: Model>(
     bounds: Bounds,
     progress: &mut Progress,
 ) -> Report<M::Action> {
-    let mut run = Run {
-        model,
-        bounds,
-        start: Instant::now(),
-        report: Report {
-            states: 0,
-            distinct: 0,
-            transitions: 0,
-            depth: 0,
-            exhaustive: false,
-            elapsed: Duration::ZERO,
-            violation: None,
-            witnesses: Vec::new(),
-        },
-        seen_witness: HashSet::new(),
-        last_shown: Instant::now(),
-    };
+    let mut run = Run::new(model, bounds);
     let exhaustive = match strategy {
         Strategy::Dfs => dfs(&mut run, start, progress),
         Strategy::Bfs => bfs(&mut run, start, progress),
         Strategy::Random { seed, walks } => random(&mut run, start, seed, walks, progress),
     };
-    run.report.exhaustive = exhaustive && run.report.violation.is_none();
-    run.report.elapsed = run.start.elapsed();
-    run.report
+    run.finish(exhaustive)
 }
 
 /// Depth-first, with sleep sets when reducing: after exploring action `a` from a state, the
