@@ -353,12 +353,16 @@ pub fn causal_chain(messages: &[Message], id: &str) -> BTreeSet<String> {
 
 /// A payload as a short label.
 pub fn label(payload: &Value, max: usize) -> String {
-    let text = match payload {
+    match payload {
         Value::Null => String::new(),
-        other => other.to_string(),
-    };
+        other => shorten(&other.to_string(), max),
+    }
+}
+
+/// `text` cut to `max` characters, an ellipsis saying so.
+pub fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
-        return text;
+        return text.to_owned();
     }
     let mut short: String = text.chars().take(max.saturating_sub(1)).collect();
     short.push('…');

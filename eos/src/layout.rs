@@ -59,6 +59,10 @@ const INVARIANTS: &str = "invariants";
 const VIOLATIONS: &str = "violations";
 const CHECKPOINTS: &str = "checkpoints";
 const EXPLORE: &str = "explore";
+const EXPLORE_SUMMARY: &str = "summary.json";
+const COUNTEREXAMPLE: &str = "counterexample.schedule";
+const MINIMIZED: &str = "minimized.schedule";
+const REPLIES: &str = "replies.jsonl";
 const MAELSTROM_RESULTS: &str = "maelstrom-results.json";
 const CHECKPOINT_RECORD: &str = "checkpoint.json";
 const RUNNING_ASIDE: &str = ".running.before-restore";
@@ -265,6 +269,26 @@ impl Root {
         self.path.join(EXPLORE)
     }
 
+    /// The figures of the last `eos explore`.
+    pub fn explore_summary(&self) -> PathBuf {
+        self.explore_dir().join(EXPLORE_SUMMARY)
+    }
+
+    /// The schedule of the violation `eos explore` found, as found.
+    pub fn explore_counterexample(&self) -> PathBuf {
+        self.explore_dir().join(COUNTEREXAMPLE)
+    }
+
+    /// The same, minimized.
+    pub fn explore_minimized(&self) -> PathBuf {
+        self.explore_dir().join(MINIMIZED)
+    }
+
+    /// The way `eos explore` found to a state where the property `name` holds (`sometimes`).
+    pub fn explore_witness(&self, name: &str) -> PathBuf {
+        self.explore_dir().join(format!("witness-{name}.schedule"))
+    }
+
     /// Checkpoints, one folder each (`eos checkpoint NAME`), laid out like a root.
     pub fn checkpoints_dir(&self) -> PathBuf {
         self.path.join(CHECKPOINTS)
@@ -422,6 +446,12 @@ impl ActorDir {
     }
 
     /// Its restart type (`permanent`, `transient`, `temporary`), one word a person may change.
+    /// A Maelstrom client's record of every message it received: `{"us", "src", "body"}` a
+    /// line (`maelstrom-actor --client`).
+    pub fn replies_file(&self) -> PathBuf {
+        self.path.join(REPLIES)
+    }
+
     pub fn restart_file(&self) -> PathBuf {
         self.path.join(RESTART)
     }

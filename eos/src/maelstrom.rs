@@ -12,10 +12,6 @@ use crate::rng::Rng;
 /// The program that runs a Maelstrom node (or a client) as an EOS actor.
 pub const ADAPTER: &str = "maelstrom-actor";
 
-/// The file in a client's folder with every message it received: `{"us", "src", "body"}` a
-/// line.
-pub const REPLIES: &str = "replies.jsonl";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]

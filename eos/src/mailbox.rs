@@ -6,7 +6,8 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use crate::layout;
+use crate::envelope::Envelope;
+use crate::{fsio, layout};
 
 /// The names of the pending messages in `spool`, in delivery order (by name). `current`,
 /// hidden files, editor artifacts, folders and anything that is not a `.json` file are not
@@ -25,6 +26,27 @@ pub fn pending(spool: &Path) -> io::Result<Vec<String>> {
     }
     names.sort_unstable();
     Ok(names)
+}
+
+/// The pending messages in `spool` that read as envelopes, with their file names, in delivery
+/// order (one being written or not a message is passed over).
+pub fn envelopes(spool: &Path) -> Vec<(String, Envelope)> {
+    pending(spool)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|file| {
+            let envelope = fsio::read_json::<Envelope>(&spool.join(&file)).ok()?;
+            Some((file, envelope))
+        })
+        .collect()
+}
+
+/// Whether everything written into `send/` has been routed into a spool.
+pub fn all_routed(send_dir: &Path) -> bool {
+    fsio::names(send_dir)
+        .unwrap_or_default()
+        .iter()
+        .all(|n| !layout::is_outgoing_name(n))
 }
 
 /// The system-wide delivery order of two waiting messages, each an (actor, spool file name):

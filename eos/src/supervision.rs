@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::id::ActorId;
+use crate::layout::ActorDir;
 
 /// Whether an actor is started again when it exits (OTP's restart types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +33,14 @@ impl RestartType {
             RestartType::Transient => abnormal,
             RestartType::Temporary => false,
         }
+    }
+
+    /// What the actor's one-word file says (none: no file, or not a restart type).
+    pub fn of(dir: &ActorDir) -> Option<Self> {
+        std::fs::read_to_string(dir.restart_file())
+            .ok()?
+            .parse()
+            .ok()
     }
 
     pub fn as_str(self) -> &'static str {

@@ -221,7 +221,7 @@ fn set_aside(root: &Root, me: &ActorId, line: &str, reason: &str) {
 
 /// A client: keeps every message it receives.
 fn client(actor: Actor) -> Result<()> {
-    let log = actor.dir().path().join(REPLIES);
+    let log = actor.dir().replies_file();
     actor.run(move |_ctx, mut state: Value, msg| {
         let src = msg.sender.as_ref().map_or(NOBODY, ActorId::as_str);
         let entry = json!({"us": eos::clock::now_us(), "src": src, "body": msg.payload});
@@ -242,6 +242,3 @@ fn client(actor: Actor) -> Result<()> {
         Ok(state)
     })
 }
-
-/// The file in a client's folder with every message it received, one JSON line each.
-const REPLIES: &str = eos::maelstrom::REPLIES;

@@ -107,7 +107,7 @@ pub fn run(out: &Output, dir: &Path) -> Result<Value> {
     };
     // A failure here is reported, and the rest is still measured.
     let real: Value = match explore_real::run(&counters, &Output::quiet(), &options) {
-        Ok(_) => fsio::read_json(&counters.explore_dir().join("summary.json"))?,
+        Ok(_) => fsio::read_json(&counters.explore_summary())?,
         Err(e) => {
             out.warn(format!("exploration on the real processes failed: {e:#}"));
             Value::Null

@@ -60,10 +60,7 @@ pub fn take(root: &Root, out: &Output, name: &str) -> Result<ExitCode> {
     let result = (|| -> Result<usize> {
         // Nothing being handled, and nothing in transit: what was sent is in a spool.
         let quiet = poll::until(Duration::from_secs(30), || {
-            let routed = fsio::names(&root.send_dir())
-                .unwrap_or_default()
-                .iter()
-                .all(|n| !crate::layout::is_outgoing_name(n));
+            let routed = mailbox::all_routed(&root.send_dir());
             let idle = actors::known(root)
                 .iter()
                 .all(|id| !root.actor(id).current_file().exists());

@@ -16,7 +16,7 @@ use super::output::{BAD, BOLD, GOOD, Output, styled};
 use super::{actors, locate, poll, spawn, system};
 use crate::envelope::Envelope;
 use crate::journal::{self, Event};
-use crate::maelstrom::{self, ADAPTER, Op, REPLIES, Reply, Workload};
+use crate::maelstrom::{self, ADAPTER, Op, Reply, Workload};
 use crate::rng::Rng;
 use crate::spawn_request::SpawnRequest;
 use crate::supervision::RestartType;
@@ -65,7 +65,7 @@ fn request(root: &Root, node: &ActorId, msg_id: u64, mut body: Value) -> Result<
 
 /// Every message the client has received.
 fn replies(root: &Root) -> Result<Vec<Reply>> {
-    let file = root.actor(&actor_id(CLIENT)?).path().join(REPLIES);
+    let file = root.actor(&actor_id(CLIENT)?).replies_file();
     let text = fs::read_to_string(&file).unwrap_or_default();
     Ok(text
         .lines()
@@ -207,15 +207,24 @@ pub fn down(root: &Root, out: &Output) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[derive(clap::Args)]
 pub struct TestOptions {
+    #[arg(value_enum)]
     pub workload: Workload,
-    /// Requests per second.
+    /// Requests per second
+    #[arg(long, default_value_t = 20.0)]
     pub rate: f64,
+    /// How long to send requests
+    #[arg(long, default_value = "5s", value_parser = crate::duration::parse)]
     pub time: Duration,
+    /// The seed of the requests and the nodes they go to
+    #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// How long after the last request before the final reads.
+    /// How long to let the nodes settle before the final reads
+    #[arg(long, default_value = "2s", value_parser = crate::duration::parse)]
     pub settle: Duration,
-    /// Split the nodes in two for the first half of the run.
+    /// Split the nodes in two (a fault rule) for the first half of the run
+    #[arg(long)]
     pub partition: bool,
 }
 

@@ -44,15 +44,12 @@ fn pending(root: &Root, timers_early: bool) -> Vec<Pending> {
     let mut all = Vec::new();
     for actor in actors::known(root) {
         let spool = root.actor(&actor).spool_dir();
-        for file in mailbox::pending(&spool).unwrap_or_default() {
-            let path = spool.join(&file);
-            if let Ok(envelope) = fsio::read_json::<Envelope>(&path) {
-                all.push(Pending {
-                    actor: actor.clone(),
-                    file: path,
-                    envelope,
-                });
-            }
+        for (file, envelope) in mailbox::envelopes(&spool) {
+            all.push(Pending {
+                actor: actor.clone(),
+                file: spool.join(file),
+                envelope,
+            });
         }
     }
     let others = all.iter().any(|p| p.envelope.due_ms().is_none());
@@ -69,10 +66,7 @@ fn settle(root: &Root, timers_early: bool, quiet: Duration) {
     let mut last = usize::MAX;
     let mut quiet_since = std::time::Instant::now();
     poll::until(Duration::from_secs(2), || {
-        let routed = fsio::names(&root.send_dir())
-            .unwrap_or_default()
-            .iter()
-            .all(|n| !crate::layout::is_outgoing_name(n));
+        let routed = mailbox::all_routed(&root.send_dir());
         let now = pending(root, timers_early).len();
         if now != last || !routed {
             last = now;
@@ -142,7 +136,7 @@ pub fn run(root: &Root, out: &Output, options: &Options) -> Result<ExitCode> {
     });
     let code = match found {
         Some((violation, steps)) => {
-            let file = dir.join("counterexample.schedule");
+            let file = root.explore_counterexample();
             let header = format!(
                 "Found by eos explore --real from checkpoint `{}`: {} step(s) that violate {violation}.\n\
                  See it again with: eos replay --from {} THIS-FILE",
@@ -168,7 +162,7 @@ pub fn run(root: &Root, out: &Output, options: &Options) -> Result<ExitCode> {
             ExitCode::SUCCESS
         }
     };
-    fsio::write_json_atomic(&dir.join("summary.json"), &summary)?;
+    fsio::write_json_atomic(&root.explore_summary(), &summary)?;
     out.data(&summary)?;
     Ok(code)
 }

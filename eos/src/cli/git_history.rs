@@ -17,7 +17,6 @@ use serde_json::{Value, json};
 
 use super::log::Tail;
 use super::output::{GOOD, Output, styled};
-use crate::envelope::Envelope;
 use crate::image::{Image, Moment};
 use crate::journal::{self, Entry, Event};
 use crate::{ActorId, Root, fsio, mailbox};
@@ -170,12 +169,10 @@ fn checkpoint_image(root: &Root, name: &str, image: &mut Image) {
             actor.clone(),
             fsio::read_json::<Value>(&dir.state_file()).unwrap_or(Value::Null),
         );
-        for file in mailbox::pending(&dir.spool_dir()).unwrap_or_default() {
-            if let Ok(e) = fsio::read_json::<Envelope>(&dir.spool_dir().join(&file)) {
-                let id = e.id.as_ref().map_or(file.clone(), ToString::to_string);
-                let from = e.sender.as_ref().map(ToString::to_string);
-                pending.push((actor.clone(), file, id, from, e.payload));
-            }
+        for (file, e) in mailbox::envelopes(&dir.spool_dir()) {
+            let id = e.id.as_ref().map_or(file.clone(), ToString::to_string);
+            let from = e.sender.as_ref().map(ToString::to_string);
+            pending.push((actor.clone(), file, id, from, e.payload));
         }
     }
     image.replace(states, pending);

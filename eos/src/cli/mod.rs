@@ -639,25 +639,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 timeout,
             } => cluster::up(&root, &out, count, &program, &args, timeout),
             ClusterAction::Down => cluster::down(&root, &out),
-            ClusterAction::Test {
-                workload,
-                rate,
-                time,
-                seed,
-                settle,
-                partition,
-            } => cluster::test(
-                &root,
-                &out,
-                &cluster::TestOptions {
-                    workload,
-                    rate,
-                    time,
-                    seed,
-                    settle,
-                    partition,
-                },
-            ),
+            ClusterAction::Test(options) => cluster::test(&root, &out, &options),
         },
         Command::History { git, follow } => git_history::run(&root, &out, &git, follow),
         Command::Replay {
@@ -715,25 +697,7 @@ enum ClusterAction {
     /// Stop and remove the nodes and the client
     Down,
     /// Drive a workload from c1 and check the replies: echo, unique-ids, broadcast, g-counter
-    Test {
-        #[arg(value_enum)]
-        workload: crate::maelstrom::Workload,
-        /// Requests per second
-        #[arg(long, default_value_t = 20.0)]
-        rate: f64,
-        /// How long to send requests
-        #[arg(long, default_value = "5s", value_parser = crate::duration::parse)]
-        time: std::time::Duration,
-        /// The seed of the requests and the nodes they go to
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// How long to let the nodes settle before the final reads
-        #[arg(long, default_value = "2s", value_parser = crate::duration::parse)]
-        settle: std::time::Duration,
-        /// Split the nodes in two (a fault rule) for the first half of the run
-        #[arg(long)]
-        partition: bool,
-    },
+    Test(cluster::TestOptions),
 }
 
 #[derive(clap::Args)]

@@ -235,8 +235,10 @@ impl<'a> Replay<'a> {
             }
             self.done += 1;
             let n = self.done;
-            self.out
-                .say(styled(DIM, format!("{n:>4} {}", short(&step.to_string()))))?;
+            self.out.say(styled(
+                DIM,
+                format!("{n:>4} {}", crate::history::shorten(&step.to_string(), 100)),
+            ))?;
         }
         Ok(None)
     }
@@ -323,14 +325,10 @@ impl<'a> Replay<'a> {
         let mut seen = Vec::new();
         let found = poll::until(self.wait, || {
             seen.clear();
-            for file in mailbox::pending(&spool).unwrap_or_default() {
-                let path = spool.join(&file);
-                let Ok(envelope) = fsio::read_json::<Envelope>(&path) else {
-                    continue;
-                };
+            for (file, envelope) in mailbox::envelopes(&spool) {
                 let from = envelope.sender.as_ref().map(ActorId::as_str);
                 if message.matches(from, &envelope.payload) {
-                    return Some((path, envelope));
+                    return Some((spool.join(file), envelope));
                 }
                 seen.push(format!(
                     "{} <- {} {}",
@@ -471,10 +469,8 @@ impl<'a> Replay<'a> {
             Ok(ActorStatus::Running { pid, .. }) => pid,
             _ => return Err(Differs::said(format!("{id} is not running"))),
         };
-        let restarted = fs::read_to_string(dir.restart_file())
-            .ok()
-            .and_then(|t| t.parse::<crate::supervision::RestartType>().ok())
-            .is_some_and(|r| r.restarts_after(true));
+        let restarted =
+            crate::supervision::RestartType::of(&dir).is_some_and(|r| r.restarts_after(true));
         if let Ok(raw) = i32::try_from(pid) {
             let _ = kill(Pid::from_raw(raw), Signal::SIGKILL);
         }
@@ -504,12 +500,4 @@ impl Differs {
             actual: None,
         }
     }
-}
-
-fn short(text: &str) -> String {
-    if text.chars().count() <= 100 {
-        return text.to_owned();
-    }
-    let cut: String = text.chars().take(99).collect();
-    format!("{cut}…")
 }

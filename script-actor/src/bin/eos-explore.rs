@@ -278,7 +278,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
     }
     let mut witnesses = Vec::new();
     for (name, path) in &report.witnesses {
-        let file = out_dir.join(format!("witness-{name}.schedule"));
+        let file = root.explore_witness(name);
         write_schedule(
             &system,
             &start,
@@ -301,7 +301,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             Kind::Always => "always",
             Kind::Eventually => "eventually",
         };
-        let full = out_dir.join("counterexample.schedule");
+        let full = root.explore_counterexample();
         let what = format!("violates `{}` ({kind}): {}", found.property, found.what);
         write_schedule(&system, &start, &found.path, &full, &what, from)?;
         let property = found.property.clone();
@@ -310,7 +310,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             tries += 1;
             fails(&system, &start, candidate, &property, found.kind)
         });
-        let small = out_dir.join("minimized.schedule");
+        let small = root.explore_minimized();
         write_schedule(&system, &start, &minimal, &small, &what, from)?;
         say(format!(
             "VIOLATED `{}` ({kind}): {}\n  found after {} steps; minimized to {} ({} tries):",
@@ -321,7 +321,10 @@ fn run(cli: &Cli) -> Result<ExitCode> {
             tries
         ));
         for (_, step) in system.run_steps(&start, &minimal).unwrap_or_default() {
-            say(format!("    {}", short(&step.to_string())));
+            say(format!(
+                "    {}",
+                eos::history::shorten(&step.to_string(), 110)
+            ));
         }
         let replay_from = cli.from.as_deref().unwrap_or("NAME");
         say(format!(
@@ -339,7 +342,7 @@ fn run(cli: &Cli) -> Result<ExitCode> {
         say("no property was violated".to_owned());
         summary["violation"] = serde_json::Value::Null;
     }
-    fsio::write_json_atomic(&out_dir.join("summary.json"), &summary)?;
+    fsio::write_json_atomic(&root.explore_summary(), &summary)?;
     if cli.json {
         out(&summary.to_string());
     }
@@ -466,12 +469,4 @@ fn write_schedule(
     );
     fsio::write_atomic(file, schedule::render(&steps, &header).as_bytes())?;
     Ok(())
-}
-
-fn short(text: &str) -> String {
-    if text.chars().count() <= 110 {
-        return text.to_owned();
-    }
-    let cut: String = text.chars().take(109).collect();
-    format!("{cut}…")
 }

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
-use eos::envelope::Envelope;
 use eos::schedule::{Message, Outcome, Step};
 use eos::spawn_request::SpawnRequest;
 use eos::{ActorDir, ActorId, Root, fsio, mailbox};
@@ -158,9 +157,7 @@ impl System {
             let compiled = crate::compile::compile(&context, &script)
                 .map_err(|e| anyhow::anyhow!("{e}"))
                 .with_context(|| format!("compiling {}", script.display()))?;
-            let restart = std::fs::read_to_string(dir.restart_file())
-                .ok()
-                .and_then(|t| t.parse::<eos::supervision::RestartType>().ok())
+            let restart = eos::supervision::RestartType::of(&dir)
                 .unwrap_or(eos::supervision::RestartType::Temporary);
             let actor = Actor {
                 runtime,
@@ -174,10 +171,7 @@ impl System {
                     .state;
             }
             world.states.insert(name.clone(), state);
-            for file in mailbox::pending(&dir.spool_dir()).unwrap_or_default() {
-                let Ok(envelope) = fsio::read_json::<Envelope>(&dir.spool_dir().join(&file)) else {
-                    continue;
-                };
+            for (_, envelope) in mailbox::envelopes(&dir.spool_dir()) {
                 world.pending.push(Msg {
                     to: name.clone(),
                     from: envelope.sender.as_ref().map(ToString::to_string),

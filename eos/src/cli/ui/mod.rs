@@ -192,15 +192,11 @@ fn snapshot(root: &Root) -> Value {
             .unwrap_or("unknown");
         let state: Value = fsio::read_json(&dir.state_file()).unwrap_or(Value::Null);
         let read = |path: &std::path::Path| fsio::read_json::<Envelope>(path).ok();
-        let pending: Vec<Value> = mailbox::pending(&dir.spool_dir())
-            .unwrap_or_default()
+        let pending: Vec<Value> = mailbox::envelopes(&dir.spool_dir())
             .into_iter()
-            .filter_map(|file| {
-                let e = read(&dir.spool_dir().join(&file))?;
-                Some(
-                    json!({"file": file, "id": e.id, "sender": e.sender, "payload": e.payload,
-                            "timer": e.due_ms().is_some()}),
-                )
+            .map(|(file, e)| {
+                json!({"file": file, "id": e.id, "sender": e.sender, "payload": e.payload,
+                       "timer": e.due_ms().is_some()})
             })
             .collect();
         let handling = read(&dir.current_file())
