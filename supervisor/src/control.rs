@@ -14,7 +14,7 @@ use log::{info, warn};
 
 use crate::delivery::{self, Placed};
 use crate::policy::{Busy, Decision, Manual, Policy};
-use crate::registry::{Registry, Usr1};
+use crate::registry::Registry;
 use crate::supervisor::Supervisor;
 
 impl Supervisor {
@@ -204,7 +204,7 @@ impl Supervisor {
             false,
         ) {
             Placed::Delivered { message, payload } => {
-                a.slot.signal(&Usr1(&a.lifecycle));
+                a.signal();
                 self.policy.delivered(Instant::now());
                 Ok(Delivered {
                     actor,

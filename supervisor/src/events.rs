@@ -101,6 +101,11 @@ impl Events {
     /// Blocks the handled signals (they are read from the signalfd instead) and starts
     /// inotify. Call before any thread or child process exists.
     pub fn new() -> Result<Self> {
+        // Sleeps are short and timed to an answer: the default slack of 50 µs would make them
+        // end late.
+        if let Err(e) = nix::sys::prctl::set_timerslack(1000) {
+            log::debug!("cannot set the timer slack: {e}");
+        }
         let mut mask = SigSet::empty();
         for signal in SIGNALS {
             mask.add(signal);
@@ -180,6 +185,20 @@ impl Events {
         }
         if files {
             self.read_files(&mut events)?;
+        }
+        Ok(events)
+    }
+
+    /// Waits up to `timeout` for signals only: file events that come meanwhile stay queued.
+    pub fn wait_signals(&mut self, timeout: Duration) -> Result<Vec<Event>> {
+        let mut fds = [PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+        match ppoll(&mut fds, Some(TimeSpec::from_duration(timeout)), None) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(e).context("waiting for signals"),
+        }
+        let mut events = Vec::new();
+        if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+            self.read_signals(&mut events)?;
         }
         Ok(events)
     }

@@ -12,6 +12,7 @@ use crate::lifecycle::Lifecycle;
 use crate::policy::Candidate;
 use crate::queue::Queue;
 use crate::slot::{Signaller, Slot};
+use crate::spin::Pace;
 
 #[derive(Debug)]
 pub struct Actor {
@@ -37,12 +38,24 @@ pub struct Actor {
     /// The message it was handling when it last crashed, and how many times in a row it
     /// crashed on it.
     pub crashes: Option<(eos::MessageId, u32)>,
+    /// How soon it usually answers, to look for its answer when it is due.
+    pub pace: Pace,
 }
 
 impl Actor {
     /// Whether the next message can be placed now: running, ready and its slot free.
     pub fn can_take(&self) -> bool {
         self.slot.is_free() && self.lifecycle.is_ready() && self.spool_ok
+    }
+
+    /// Tells it about the message in its slot (once), and times its answer.
+    pub fn signal(&mut self) {
+        if self.slot.needs_signal() {
+            self.slot.signal(&Usr1(&self.lifecycle));
+            if !self.slot.needs_signal() {
+                self.pace.signalled(Instant::now());
+            }
+        }
     }
 
     /// Looks at the spool: a real folder, not a link.

@@ -1,59 +1,196 @@
-//! How the loop waits for events without sleeping. A processor that went idle costs about as
+//! When the loop looks for events without sleeping. A processor that went idle costs about as
 //! much to wake on these machines as a whole delivery, and a poll and a read cost two syscalls
-//! where a read alone costs one; so when events are likely to come within microseconds the
+//! where a read alone costs one; so when an answer is likely within microseconds the
 //! supervisor keeps its processor busy and reads at a few chosen moments instead of sleeping.
 //!
-//! Adaptive spinning: in a conversation between actors the next message usually comes within
-//! a few tens of microseconds of a turn. The supervisor spins only while events have lately
-//! been coming that soon: when they come slower (at the pace of fsync, say), spinning would
-//! only burn time.
+//! The moments come from each actor's pace: how long after its signal the first sign of its
+//! answer (its state, or its `current` gone) usually comes, and how long after its state its
+//! `current` goes. A quick actor (a script on tmpfs answers in tens of microseconds) is looked
+//! for when its answer is due and a few times after; a slow one (an fsync on disk takes a
+//! millisecond) is waited for asleep. Reading all the time instead would cost a syscall every
+//! few microseconds for nothing.
 
 use std::time::{Duration, Instant};
 
-/// How long one spin looks for events.
-pub const SPIN: Duration = Duration::from_micros(60);
+/// Answers expected later than this after the signal are waited for asleep.
+const SPIN_UP_TO: Duration = Duration::from_micros(200);
 
-/// How often a spin looks.
+/// Slower answers than this are not waited for quietly: a sleep through everything else must
+/// stay short.
+const QUIET_UP_TO: Duration = Duration::from_millis(3);
+
+/// How long after an answer is due the loop goes on looking for it.
+const SPIN_AFTER_DUE: Duration = Duration::from_micros(60);
+
+/// How often a spin looks, at most.
 const LOOK_EVERY: Duration = Duration::from_micros(10);
 
-/// How long after an actor's state arrives its `current` is looked for: it removes it right
-/// after.
-pub const RESULT: Duration = Duration::from_micros(30);
+/// A spin for a slower answer looks less often: about this many times in the usual wait.
+const LOOKS_PER_ANSWER: u32 = 6;
+
+/// The first look comes this share of the usual wait after the signal: answers vary, and one
+/// seen a little late costs a delivery's latency, one looked for a little early a syscall.
+const FIRST_LOOK: f64 = 0.5;
+
+/// A quiet sleep lasts this share of the usual wait: a read that comes too early costs a
+/// wake-up more, one that comes late the time it is late.
+const QUIET_FOR: f64 = 0.8;
+
+/// What was found after a sleep counts as having come this share of the sleep after the
+/// signal: the usual wait shrinks until a sleep ends before the answer, and the answer seen
+/// as it comes corrects it.
+const SHRINK: f64 = 0.9;
 
 /// Signals are read only by a poll: one comes at least this often, however busy the loop.
 pub const POLL_AT_LEAST: Duration = Duration::from_millis(1);
 
-/// Gaps are counted up to this: one long sleep must not outweigh many short ones for long.
-const MAX_GAP_US: f64 = 1000.0;
+/// Waits are counted up to this: one long answer must not outweigh many short ones for long.
+const MAX_WAIT_US: f64 = 5000.0;
 
-/// The moments a spin that starts at `start` looks for events.
-pub fn looks(start: Instant) -> impl Iterator<Item = Instant> {
-    let n = (SPIN.as_micros() / LOOK_EVERY.as_micros()) as u32;
-    (1..=n).map(move |k| start + LOOK_EVERY * k)
-}
+/// A moving average of waits, in microseconds.
+#[derive(Debug, Clone, Copy, Default)]
+struct Average(Option<f64>);
 
-#[derive(Debug)]
-pub struct Spinner {
-    /// The recent gap between the end of a turn and the next event, in µs (a moving average).
-    gap_us: f64,
-}
+impl Average {
+    fn observe(&mut self, wait: Duration) {
+        let wait = (wait.as_micros() as f64).min(MAX_WAIT_US);
+        self.0 = Some(self.0.map_or(wait, |avg| avg * 0.75 + wait * 0.25));
+    }
 
-impl Default for Spinner {
-    fn default() -> Self {
-        Spinner { gap_us: MAX_GAP_US }
+    fn get(self) -> Option<Duration> {
+        self.0.map(Duration::from_secs_f64).map(|d| d / 1_000_000)
     }
 }
 
-impl Spinner {
-    /// Whether events have lately come back within about a spin's time.
-    pub fn should_spin(&self) -> bool {
-        self.gap_us < SPIN.as_micros() as f64 * 1.5
+/// One actor's pace, observed from the outside: how long after its signal the first sign of
+/// its answer comes (a message it sends, its state, or its `current` gone, whichever is
+/// first), how long until its `current` goes, and how long that comes after its state.
+#[derive(Debug, Default)]
+pub struct Pace {
+    /// When it was told about the message it handles, while it handles it.
+    signalled: Option<Instant>,
+    /// Whether the first sign of its answer came in this turn.
+    answered: bool,
+    /// When its state arrived in this turn.
+    state_at: Option<Instant>,
+    /// Whether the first sign in its last turn was a message it sent.
+    sends_first: bool,
+    /// Until when the loop slept through what it did in this turn (see
+    /// [`quiet_until`](Self::quiet_until)).
+    unseen_until: Option<Instant>,
+    answer: Average,
+    finish: Average,
+    settle: Average,
+}
+
+impl Pace {
+    /// It was told about a message.
+    pub fn signalled(&mut self, at: Instant) {
+        self.signalled = Some(at);
+        self.answered = false;
+        self.state_at = None;
+        self.unseen_until = None;
     }
 
-    /// The next events came `gap` after the end of a turn (or none came before a timeout).
-    pub fn observed(&mut self, gap: Duration) {
-        let gap = (gap.as_micros() as f64).min(MAX_GAP_US);
-        self.gap_us = self.gap_us * 0.75 + gap * 0.25;
+    /// The loop slept through its doings until `until`: what it reads next came meanwhile.
+    pub fn unseen(&mut self, until: Instant) {
+        if self.signalled.is_some() {
+            self.unseen_until = Some(until);
+        }
+    }
+
+    /// What came during the sleep was handled: what comes next is seen as it comes.
+    pub fn seen(&mut self) {
+        self.unseen_until = None;
+    }
+
+    /// How long after its signal something seen at `at` came: what was found after a sleep
+    /// through it came at some moment before the sleep ended, so a little less than the sleep
+    /// is counted. Counting the sleep whole (or more, as a sleep ends a little late) would
+    /// make the next sleep as long or longer, and every answer late.
+    fn waited(&self, signalled: Instant, at: Instant) -> Duration {
+        match self.unseen_until {
+            Some(until) => until.saturating_duration_since(signalled).mul_f64(SHRINK),
+            None => at.saturating_duration_since(signalled),
+        }
+    }
+
+    /// It sent a message.
+    pub fn sent(&mut self, at: Instant) {
+        self.first_sign(at, true);
+    }
+
+    /// Its state arrived while it handled the message.
+    pub fn state_arrived(&mut self, at: Instant) {
+        self.first_sign(at, false);
+        self.state_at = Some(at);
+    }
+
+    /// Its `current` went: the message is handled.
+    pub fn finished(&mut self, at: Instant) {
+        self.first_sign(at, false);
+        if let Some(signalled) = self.signalled.take() {
+            self.finish.observe(self.waited(signalled, at));
+        }
+        if let Some(state) = self.state_at.take() {
+            self.settle.observe(at.saturating_duration_since(state));
+        }
+    }
+
+    fn first_sign(&mut self, at: Instant, sent: bool) {
+        if let Some(signalled) = self.signalled
+            && !self.answered
+        {
+            self.answered = true;
+            self.sends_first = sent;
+            self.answer.observe(self.waited(signalled, at));
+        }
+    }
+
+    /// Whether its answers usually come soon enough to spin for.
+    fn quick(&self) -> bool {
+        self.answer.get().is_some_and(|usual| usual <= SPIN_UP_TO)
+    }
+
+    /// The moments worth a look for its answer, if it is awaited and usually comes quickly:
+    /// from a little before it is due until a while after.
+    pub fn looks(&self) -> impl Iterator<Item = Instant> + use<> {
+        let span = self
+            .signalled
+            .filter(|_| !self.answered && self.quick())
+            .zip(self.answer.get())
+            .map(|(at, usual)| (at + usual.mul_f64(FIRST_LOOK), at + usual + SPIN_AFTER_DUE));
+        let every = self.answer.get().map_or(LOOK_EVERY, |usual| {
+            (usual / LOOKS_PER_ANSWER).max(LOOK_EVERY)
+        });
+        span.into_iter().flat_map(move |(first, last)| {
+            let n = ((last - first).as_micros() / every.as_micros().max(1)) as u32;
+            (0..=n).map(move |k| first + every * k)
+        })
+    }
+
+    /// When its `current` is likely gone, if its state arrived and the two usually come close
+    /// together.
+    pub fn removal_due(&self) -> Option<Instant> {
+        let (at, usual) = self.state_at.zip(self.settle.get())?;
+        (usual <= SPIN_AFTER_DUE).then_some(at + usual)
+    }
+
+    /// Until when nothing it does needs seeing, if it is slow but regular (a script that waits
+    /// for an fsync): its first message if it usually sends one first, else its `current`
+    /// gone. Sleeping through its state and the echo of its delivery saves a wake-up and a
+    /// read each.
+    pub fn quiet_until(&self) -> Option<Instant> {
+        let at = self.signalled?;
+        if self.quick() {
+            return None;
+        }
+        let usual = if self.sends_first && !self.answered {
+            self.answer.get()?
+        } else {
+            self.finish.get()?
+        };
+        (usual <= QUIET_UP_TO).then(|| at + usual.mul_f64(QUIET_FOR))
     }
 }
 
@@ -65,39 +202,156 @@ mod tests {
         Duration::from_micros(n)
     }
 
-    #[test]
-    fn a_spin_looks_a_few_times_within_its_span() {
-        let start = Instant::now();
-        let looks: Vec<Instant> = looks(start).collect();
-        assert!(
-            !looks.is_empty() && looks.len() <= 10,
-            "{} looks",
-            looks.len()
-        );
-        assert!(looks.windows(2).all(|w| w[0] < w[1]));
-        assert!(looks.iter().all(|&t| t > start && t <= start + SPIN));
+    /// Signals `pace` at `t` and answers `answer` later, `settle` between state and removal.
+    fn turn(pace: &mut Pace, t: &mut Instant, answer: u64, settle: u64) {
+        pace.signalled(*t);
+        *t += us(answer);
+        pace.state_arrived(*t);
+        *t += us(settle);
+        pace.finished(*t);
+        *t += us(5);
     }
 
     #[test]
-    fn it_spins_while_events_come_soon_and_stops_when_they_do_not() {
-        let mut s = Spinner::default();
-        assert!(!s.should_spin(), "nothing seen yet");
-        // A conversation on tmpfs: the echo of our own renames, then the answer 40 µs later.
+    fn nothing_is_looked_for_before_anything_was_seen() {
+        let mut pace = Pace::default();
+        assert_eq!(pace.looks().count(), 0);
+        pace.signalled(Instant::now());
+        assert_eq!(pace.looks().count(), 0, "its pace is not known yet");
+        assert_eq!(pace.removal_due(), None);
+    }
+
+    #[test]
+    fn a_quick_actor_is_looked_for_around_when_its_answer_is_due() {
+        let (mut pace, mut t) = (Pace::default(), Instant::now());
         for _ in 0..10 {
-            s.observed(us(0));
-            s.observed(us(40));
+            turn(&mut pace, &mut t, 40, 5);
         }
-        assert!(s.should_spin());
-        // On disk every answer waits for an fsync.
+        pace.signalled(t);
+        let looks: Vec<Instant> = pace.looks().collect();
+        assert!(looks.len() > 2 && looks.len() < 12, "{} looks", looks.len());
+        assert!(looks.windows(2).all(|w| w[0] <= w[1]));
+        assert!(
+            looks[0] > t && looks[0] < t + us(40),
+            "first look before it is due"
+        );
+        assert!(*looks.last().unwrap() <= t + us(40) + SPIN_AFTER_DUE);
+        pace.state_arrived(t + us(40));
+        let removal = pace.removal_due().expect("state and removal come together");
+        assert!(removal >= t + us(40) && removal <= t + us(50));
+        assert_eq!(pace.looks().count(), 0, "answered: no more looks");
+    }
+
+    #[test]
+    fn a_slow_actor_is_waited_for_asleep() {
+        let (mut pace, mut t) = (Pace::default(), Instant::now());
+        // On disk every answer waits for an fsync, and its `current` goes after another.
+        for _ in 0..10 {
+            turn(&mut pace, &mut t, 1500, 400);
+        }
+        pace.signalled(t);
+        assert_eq!(pace.looks().count(), 0);
+        pace.state_arrived(t + us(1500));
+        assert_eq!(pace.removal_due(), None);
+    }
+
+    #[test]
+    fn a_slow_but_regular_actor_is_slept_through_until_it_is_about_done() {
+        let (mut pace, mut t) = (Pace::default(), Instant::now());
+        for _ in 0..10 {
+            turn(&mut pace, &mut t, 600, 200);
+        }
+        pace.signalled(t);
+        let quiet = pace.quiet_until().expect("slow and regular");
+        assert!(
+            quiet > t + us(500) && quiet < t + us(800),
+            "before its `current` goes"
+        );
+        // Much slower (a long handler): nothing worth a sleep through everything else.
+        let (mut slow, mut t) = (Pace::default(), Instant::now());
+        for _ in 0..10 {
+            turn(&mut slow, &mut t, 20_000, 10);
+        }
+        slow.signalled(t);
+        assert_eq!(slow.quiet_until(), None);
+        // Quick: spun for instead.
+        let (mut quick, mut t) = (Pace::default(), Instant::now());
+        for _ in 0..10 {
+            turn(&mut quick, &mut t, 40, 5);
+        }
+        quick.signalled(t);
+        assert_eq!(quick.quiet_until(), None);
+    }
+
+    #[test]
+    fn an_actor_that_sends_first_is_slept_through_until_its_message_only() {
+        let (mut pace, mut t) = (Pace::default(), Instant::now());
+        for _ in 0..10 {
+            pace.signalled(t);
+            pace.sent(t + us(400));
+            pace.state_arrived(t + us(900));
+            pace.finished(t + us(1000));
+            t += us(1100);
+        }
+        pace.signalled(t);
+        let quiet = pace.quiet_until().expect("slow and regular");
+        assert!(
+            quiet < t + us(400),
+            "its message is routed as soon as it is due"
+        );
+        pace.sent(t + us(400));
+        let quiet = pace.quiet_until().expect("then its `current`");
+        assert!(quiet > t + us(700) && quiet < t + us(1000));
+    }
+
+    #[test]
+    fn what_is_found_after_a_sleep_shortens_the_next_sleep() {
+        let (mut pace, mut t) = (Pace::default(), Instant::now());
+        for _ in 0..10 {
+            turn(&mut pace, &mut t, 1000, 0);
+        }
+        // The answers now come after 300 µs, but are found only when each sleep ends (and
+        // a little after): the sleeps shrink until one ends before the answer.
+        let mut sleeps = Vec::new();
+        for _ in 0..60 {
+            pace.signalled(t);
+            let quiet = pace.quiet_until().expect("slow and regular");
+            sleeps.push(quiet - t);
+            let answer = t + us(300);
+            if answer <= quiet {
+                // Found by the read after the sleep (a little late, as sleeps end).
+                pace.unseen(quiet);
+                pace.finished(quiet + us(40));
+                pace.seen();
+            } else {
+                // The sleep ended first: seen as it came.
+                pace.finished(answer);
+            }
+            t = answer.max(quiet) + us(100);
+        }
+        assert!(
+            sleeps.windows(2).take(15).all(|w| w[1] <= w[0]),
+            "{sleeps:?}"
+        );
+        let last = *sleeps.last().unwrap();
+        assert!(last >= us(200) && last <= us(350), "settled at {last:?}");
+    }
+
+    #[test]
+    fn the_pace_follows_the_actor_when_it_changes() {
+        let (mut pace, mut t) = (Pace::default(), Instant::now());
+        for _ in 0..10 {
+            turn(&mut pace, &mut t, 2000, 5);
+        }
         let mut turns = 0;
-        while s.should_spin() {
-            s.observed(us(0));
-            s.observed(us(1500));
+        loop {
+            pace.signalled(t);
+            if pace.looks().count() > 0 {
+                break;
+            }
+            turn(&mut pace, &mut t, 30, 5);
             turns += 1;
         }
-        assert!(turns <= 3, "stopped after {turns} slow answers");
-        // Idle: timeouts keep it off.
-        s.observed(Duration::from_secs(2));
-        assert!(!s.should_spin());
+        assert!(turns <= 12, "looked for again after {turns} quick answers");
     }
 }

@@ -27,9 +27,9 @@ use crate::intake::{Intake, Origin, Pile, Read, sorted_names};
 use crate::lifecycle::{ExitReason, Lifecycle};
 use crate::policy::{Decision, Fifo, Paused, Policy, SlowMotion};
 use crate::queue::{Pending, Seen, Settled};
-use crate::registry::{Actor, Registry, Usr1};
+use crate::registry::{Actor, Registry};
 use crate::router::{self, Refused, Router};
-use crate::spin::{self, Spinner};
+use crate::spin;
 use crate::stuck::{Look, Stuck};
 use crate::supervise::Supervising;
 use crate::{process, restore, spawner};
@@ -89,7 +89,6 @@ pub struct Supervisor {
     /// Actors whose `current` was renamed away in this batch of events, by the rename's
     /// cookie: if the other half of the rename lands in `dead/`, the message failed.
     moved_away: Vec<(u32, ActorId)>,
-    spinner: Spinner,
     pub(crate) supervising: Supervising,
     /// The rescan interval and slow motion it was started with (`eos tick reset`).
     pub(crate) started_pace: (Duration, Option<Duration>),
@@ -105,8 +104,8 @@ pub struct Supervisor {
     pub(crate) checks: Checks,
     /// When the loop last polled (and so read signals).
     last_poll: Instant,
-    /// An actor that wrote its state while handling a message, and when.
-    result_due: Option<(ActorId, Instant)>,
+    /// Whether the events of this turn were read after a quiet sleep (see [`spin::Pace`]).
+    slept_quietly: bool,
 }
 
 impl Supervisor {
@@ -136,16 +135,15 @@ impl Supervisor {
             policy: Paused::new(base),
             stopping: None,
             moved_away: Vec::new(),
-            spinner: Spinner::default(),
             supervising: Supervising::default(),
             started_pace,
             last_poll: Instant::now(),
+            slept_quietly: false,
             routed: Vec::new(),
             faults: Faults::default(),
             breaks: Breaks::default(),
             stuck: Stuck::default(),
             checks: Checks::default(),
-            result_due: None,
         })
     }
 
@@ -168,7 +166,9 @@ impl Supervisor {
                 .flatten()
                 .fold(next_tick, Instant::min);
             self.settle_routed();
-            self.history.flush();
+            if self.history.write_due().is_some_and(|t| t <= now) {
+                self.history.flush();
+            }
             let events = self.wait(wake)?;
             for event in events {
                 if let ControlFlow::Break(stop) = self.handle(event) {
@@ -191,42 +191,84 @@ impl Supervisor {
     /// Waits for events until `wake`: first looking without a poll for the ones that are
     /// there or due, then asleep.
     fn wait(&mut self, wake: Instant) -> Result<Vec<Event>> {
-        let start = Instant::now();
-        let mut events = self.look(start)?;
-        if events.is_empty() {
-            self.last_poll = Instant::now();
-            events = self
-                .events
-                .wait(Some(wake.saturating_duration_since(self.last_poll)))?;
+        if std::mem::take(&mut self.slept_quietly) {
+            for actor in self.registry.iter_mut() {
+                actor.pace.seen();
+            }
         }
-        self.spinner.observed(start.elapsed());
-        Ok(events)
+        let events = self.look()?;
+        if !events.is_empty() {
+            return Ok(events);
+        }
+        if self.registry.iter().all(|a| a.slot.is_free())
+            || self
+                .history
+                .write_due()
+                .is_some_and(|t| t <= Instant::now())
+        {
+            // Nothing at work: whoever waits for the journal should not wait for the next
+            // event.
+            self.history.flush();
+        }
+        let wake = self.history.write_due().map_or(wake, |t| t.min(wake));
+        let now = Instant::now();
+        let quiet = self
+            .registry
+            .iter()
+            .filter(|a| !a.slot.is_free())
+            .filter_map(|a| a.pace.quiet_until())
+            .min()
+            .map(|t| t.min(wake));
+        if let Some(quiet) = quiet.filter(|&t| t > now) {
+            // Asleep to signals only until a slow actor's answer is due, then everything
+            // that came meanwhile in one read.
+            self.last_poll = now;
+            for actor in self.registry.iter_mut() {
+                actor.pace.unseen(quiet);
+            }
+            let mut events = self.events.wait_signals(quiet - now)?;
+            events.extend(self.events.read_now()?);
+            self.slept_quietly = true;
+            if !events.is_empty() {
+                return Ok(events);
+            }
+        }
+        self.last_poll = Instant::now();
+        self.events
+            .wait(Some(wake.saturating_duration_since(self.last_poll)))
     }
 
     /// Reads file events at the moments they are likely there, without polling: a read costs
-    /// one syscall where a poll and a read cost two. Those moments are now, when this turn's
-    /// own renames have an echo queued; just after an actor's state arrived while it handles
-    /// a message, when its `current` is removed; and while spinning (see [`spin`]). Only a
-    /// poll reads signals, so at least one comes every [`spin::POLL_AT_LEAST`].
-    fn look(&mut self, start: Instant) -> Result<Vec<Event>> {
-        let result_due = self.result_due.take();
-        if self.last_poll.elapsed() > spin::POLL_AT_LEAST {
+    /// one syscall where a poll and a read cost two. Those moments are when a quick actor's
+    /// answer is due (see [`spin`]); and, if there is none, now when this turn's own renames
+    /// have an echo queued. Only a poll reads signals, so at least one comes every
+    /// [`spin::POLL_AT_LEAST`].
+    fn look(&mut self) -> Result<Vec<Event>> {
+        let start = Instant::now();
+        if start.duration_since(self.last_poll) > spin::POLL_AT_LEAST {
             return Ok(Vec::new());
         }
         let mut looks = Vec::new();
-        if self.registry.iter().any(|a| a.queue.awaits_echo()) {
+        let (mut echo, mut quiet) = (false, false);
+        for actor in self.registry.iter() {
+            echo |= actor.queue.awaits_echo();
+            if !actor.slot.is_free() {
+                looks.extend(actor.pace.removal_due());
+                looks.extend(actor.pace.looks());
+                quiet |= actor.pace.quiet_until().is_some_and(|t| t > start);
+            }
+        }
+        if echo && looks.is_empty() && !quiet {
+            // Read now, or the poll would return at once for it: otherwise the next look, or
+            // the read after a quiet sleep, takes it with what else came.
             looks.push(start);
         }
-        if let Some((id, at)) = result_due
-            && self.registry.get(&id).is_some_and(|a| !a.slot.is_free())
-        {
-            looks.push(at + spin::RESULT);
-        }
-        if self.spinner.should_spin() {
-            looks.extend(spin::looks(start));
-        }
         looks.sort();
+        let mut looked: Option<Instant> = None;
         for at in looks {
+            if looked.is_some_and(|l| at <= l) {
+                continue;
+            }
             while Instant::now() < at {
                 std::hint::spin_loop();
             }
@@ -234,6 +276,7 @@ impl Supervisor {
             if !events.is_empty() {
                 return Ok(events);
             }
+            looked = Some(Instant::now());
         }
         Ok(Vec::new())
     }
@@ -323,7 +366,7 @@ impl Supervisor {
             }
             // A `current` restored, put there by hand, or left for a process that exited.
             if actor.slot.needs_signal() {
-                actor.slot.signal(&Usr1(&actor.lifecycle));
+                actor.signal();
             }
             if let Some(t) = actor.held_until {
                 if t > now {
@@ -463,7 +506,7 @@ impl Supervisor {
             !self.config.virtual_time,
         ) {
             Placed::Delivered { message, payload } => {
-                actor.slot.signal(&Usr1(&actor.lifecycle));
+                actor.signal();
                 self.breaks.delivered(message.as_str());
                 if watched {
                     let from = sender.as_ref().map(ActorId::as_str);
@@ -503,6 +546,7 @@ impl Supervisor {
         let Some(message) = actor.slot.finished() else {
             return;
         };
+        actor.pace.finished(Instant::now());
         actor.crashes = None;
         let failed = failed.unwrap_or_else(|| {
             self.root
@@ -693,8 +737,8 @@ impl Supervisor {
             return;
         };
         if !actor.slot.is_free() {
-            // The actor's own result: the removal of its `current` follows in microseconds.
-            self.result_due = Some((id.clone(), Instant::now()));
+            // The actor's own result: the removal of its `current` follows.
+            actor.pace.state_arrived(Instant::now());
             return;
         }
         let Some(after) = read_state(&self.intake, &actor.dir.state_file()) else {
@@ -779,6 +823,14 @@ impl Supervisor {
             rewrite = true;
         }
         let due = envelope.due_ms();
+        if let Some(sender) = envelope
+            .sender
+            .as_ref()
+            .and_then(|s| self.registry.get_mut(s))
+        {
+            // What it sends is the first sign of its answer, often before its state.
+            sender.pace.sent(Instant::now());
+        }
         let Some(actor) = self.registry.get_mut(&to) else {
             let reason = if self.registry.is_empty() {
                 format!("there is no actor `{to}` (no actors exist)")
@@ -1144,6 +1196,7 @@ impl Supervisor {
             held_until: None,
             spool_ok: true,
             crashes: None,
+            pace: Default::default(),
         };
         actor.queue.virtual_time = self.config.virtual_time;
         actor.check_spool();
