@@ -1,25 +1,17 @@
 //! The history: the one place that appends to the journal. Every entry gets the next sequence
-//! number and the time it is emitted; entries are turned into lines and written together (one
-//! `write` for many, after the turn's signals have gone out): before the loop sleeps with no
-//! actor at work, at most [`WRITE_WITHIN`] after they were emitted while actors work, and
-//! before any delivery when everything must be recorded.
+//! number and the time it is emitted; entries are turned into lines and written together once
+//! per turn of the event loop (one `write` for many, after the turn's signals have gone out),
+//! and before any delivery when everything must be recorded.
 //!
 //! A write that fails is not swallowed: the entries are kept and written again at the next
 //! turn. With `--record` nothing is delivered while they cannot be written; without it the
 //! oldest are dropped past a limit, and the journal says how many were lost.
-
-use std::time::{Duration, Instant};
 
 use eos::journal::{self, Entry, Event, Writer};
 use eos::{Root, clock};
 use log::{error, warn};
 
 use crate::metrics::Metrics;
-
-/// How long entries wait to be written while actors are at work: one `write` then serves many
-/// deliveries. Whoever watches the journal sees an entry this late at most, and a supervisor
-/// killed with SIGKILL loses at most this much of it (`--record` writes before every delivery).
-pub const WRITE_WITHIN: Duration = Duration::from_millis(2);
 
 /// Unwritten entries kept (without `--record`) before the oldest are given up.
 const MAX_BACKLOG: usize = 100_000;
@@ -31,8 +23,6 @@ pub struct History {
     next_seq: u64,
     /// Entries not yet written.
     pending: Vec<Entry>,
-    /// When the oldest of them was emitted.
-    oldest: Option<Instant>,
     /// Keep every payload in full, and deliver nothing unrecorded.
     record: bool,
     /// Values larger than this are noted by size instead of copied.
@@ -55,7 +45,6 @@ impl History {
             writer: None,
             next_seq: journal::last_seq(root) + 1,
             pending: Vec::new(),
-            oldest: None,
             record,
             max_inline: if record {
                 usize::MAX
@@ -64,7 +53,7 @@ impl History {
             },
             lost: 0,
             failing: None,
-            metrics: Metrics::new(Instant::now()),
+            metrics: Metrics::new(std::time::Instant::now()),
             deliveries: 0,
         };
         history.reopen();
@@ -82,9 +71,7 @@ impl History {
 
     /// Appends an entry (written at the next [`flush`](Self::flush)); returns its number.
     pub fn emit(&mut self, event: Event) -> u64 {
-        let now = Instant::now();
-        self.metrics.observe(&event, now);
-        self.oldest.get_or_insert(now);
+        self.metrics.observe(&event, std::time::Instant::now());
         if matches!(event, Event::Deliver { .. }) {
             self.deliveries += 1;
         }
@@ -100,11 +87,6 @@ impl History {
             self.pending.clear();
         }
         seq
-    }
-
-    /// When what is unwritten must be written at the latest.
-    pub fn write_due(&self) -> Option<Instant> {
-        self.oldest.map(|t| t + WRITE_WITHIN)
     }
 
     /// How many deliveries were recorded so far.
@@ -125,7 +107,6 @@ impl History {
     /// Writes what was emitted. Returns whether everything is on disk.
     pub fn flush(&mut self) -> bool {
         if self.pending.is_empty() && self.lost == 0 {
-            self.oldest = None;
             return true;
         }
         self.reopen();
@@ -147,7 +128,6 @@ impl History {
         match writer.append(&lines) {
             Ok(()) => {
                 self.pending.clear();
-                self.oldest = None;
                 if self.failing.take().is_some() {
                     warn!("the journal is written again");
                 }
@@ -197,27 +177,6 @@ mod tests {
         assert!(!h.blocks_delivery());
         let seqs: Vec<u64> = journal::read(&root).iter().map(|e| e.seq).collect();
         assert_eq!(seqs, [1, 2, 3]);
-    }
-
-    #[test]
-    fn entries_are_due_to_be_written_soon_after_the_first_of_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = Root::new(dir.path());
-        let mut h = History::open(&root, 1 << 20, false);
-        assert_eq!(h.write_due(), None, "nothing to write");
-        let before = Instant::now();
-        h.emit(Event::restart("a"));
-        let due = h.write_due().expect("something to write");
-        h.emit(Event::restart("b"));
-        assert_eq!(h.write_due(), Some(due), "the oldest entry sets the time");
-        assert!(due >= before + WRITE_WITHIN && due <= Instant::now() + WRITE_WITHIN);
-        assert!(
-            journal::read(&root).is_empty(),
-            "not written before a flush"
-        );
-        assert!(h.flush());
-        assert_eq!(h.write_due(), None);
-        assert_eq!(journal::read(&root).len(), 2);
     }
 
     #[test]

@@ -166,9 +166,7 @@ impl Supervisor {
                 .flatten()
                 .fold(next_tick, Instant::min);
             self.settle_routed();
-            if self.history.write_due().is_some_and(|t| t <= now) {
-                self.history.flush();
-            }
+            self.history.flush();
             let events = self.wait(wake)?;
             for event in events {
                 if let ControlFlow::Break(stop) = self.handle(event) {
@@ -200,17 +198,6 @@ impl Supervisor {
         if !events.is_empty() {
             return Ok(events);
         }
-        if self.registry.iter().all(|a| a.slot.is_free())
-            || self
-                .history
-                .write_due()
-                .is_some_and(|t| t <= Instant::now())
-        {
-            // Nothing at work: whoever waits for the journal should not wait for the next
-            // event.
-            self.history.flush();
-        }
-        let wake = self.history.write_due().map_or(wake, |t| t.min(wake));
         let now = Instant::now();
         let quiet = self
             .registry
