@@ -228,6 +228,16 @@ mod tests {
         *t += us(5);
     }
 
+    /// A turn in which the actor sends a message `sent` after its signal, its state comes
+    /// just before its `current` goes at `finished`.
+    fn sending_turn(pace: &mut Pace, t: &mut Instant, sent: u64, finished: u64) {
+        pace.signalled(*t);
+        pace.sent(*t + us(sent));
+        pace.state_arrived(*t + us(finished - 10));
+        pace.finished(*t + us(finished));
+        *t += us(finished + 10);
+    }
+
     #[test]
     fn nothing_is_looked_for_before_anything_was_seen() {
         let mut pace = Pace::default();
@@ -263,11 +273,7 @@ mod tests {
     fn an_actor_that_sends_first_is_looked_for_when_its_message_is_due() {
         let (mut pace, mut t) = (Pace::default(), Instant::now());
         for _ in 0..10 {
-            pace.signalled(t);
-            pace.sent(t + us(30));
-            pace.state_arrived(t + us(80));
-            pace.finished(t + us(90));
-            t += us(100);
+            sending_turn(&mut pace, &mut t, 30, 90);
         }
         pace.signalled(t);
         let first = pace.looks().next().expect("quick");
@@ -325,18 +331,11 @@ mod tests {
     fn an_actor_that_sends_first_is_slept_through_until_its_message_only() {
         let (mut pace, mut t) = (Pace::default(), Instant::now());
         for _ in 0..10 {
-            pace.signalled(t);
-            pace.sent(t + us(400));
-            pace.state_arrived(t + us(900));
-            pace.finished(t + us(1000));
-            t += us(1100);
+            sending_turn(&mut pace, &mut t, 400, 1000);
         }
         pace.signalled(t);
         let quiet = pace.quiet_until().expect("slow and regular");
-        assert!(
-            quiet <= t + us(400),
-            "its message is routed when it is due"
-        );
+        assert!(quiet <= t + us(400), "its message is routed when it is due");
         pace.sent(t + us(400));
         let quiet = pace.quiet_until().expect("then its `current`");
         assert!(quiet > t + us(700) && quiet <= t + us(1000));
@@ -367,10 +366,7 @@ mod tests {
             }
             t = answer.max(quiet) + us(100);
         }
-        assert!(
-            sleeps.windows(2).take(6).all(|w| w[1] < w[0]),
-            "{sleeps:?}"
-        );
+        assert!(sleeps.windows(2).take(6).all(|w| w[1] < w[0]), "{sleeps:?}");
         let last = *sleeps.last().unwrap();
         assert!(last >= us(400) && last <= us(520), "settled at {last:?}");
         assert!(
