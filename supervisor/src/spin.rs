@@ -376,6 +376,19 @@ mod tests {
     }
 
     #[test]
+    fn one_answer_far_slower_than_usual_leaves_a_quick_actor_quick() {
+        let (mut pace, mut t) = (Pace::default(), Instant::now());
+        for _ in 0..10 {
+            turn(&mut pace, &mut t, 40, 5);
+        }
+        // Preempted once for 5 ms.
+        turn(&mut pace, &mut t, 5000, 5);
+        pace.signalled(t);
+        assert!(pace.looks().count() > 0, "still spun for");
+        assert_eq!(pace.quiet_until(), None, "not slept through");
+    }
+
+    #[test]
     fn the_pace_follows_the_actor_when_it_changes() {
         let (mut pace, mut t) = (Pace::default(), Instant::now());
         for _ in 0..10 {
