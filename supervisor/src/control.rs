@@ -204,7 +204,8 @@ impl Supervisor {
             false,
         ) {
             Placed::Delivered { message, payload } => {
-                a.signal();
+                // A slow actor may be told a moment later: the loop's next turn does.
+                let _ = a.signal();
                 self.policy.delivered(Instant::now());
                 Ok(Delivered {
                     actor,

@@ -48,14 +48,20 @@ impl Actor {
         self.slot.is_free() && self.lifecycle.is_ready() && self.spool_ok
     }
 
-    /// Tells it about the message in its slot (once), and times its answer.
-    pub fn signal(&mut self) {
+    /// Tells it about the message in its slot (once), and times its answer; or returns when
+    /// to (see [`Pace::signal_not_before`]).
+    pub fn signal(&mut self) -> Option<Instant> {
+        let now = Instant::now();
+        if let Some(t) = self.pace.signal_not_before().filter(|&t| t > now) {
+            return self.slot.needs_signal().then_some(t);
+        }
         if self.slot.needs_signal() {
             self.slot.signal(&Usr1(&self.lifecycle));
             if !self.slot.needs_signal() {
-                self.pace.signalled(Instant::now());
+                self.pace.signalled(now);
             }
         }
+        None
     }
 
     /// Looks at the spool: a real folder, not a link.

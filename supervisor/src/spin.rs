@@ -49,7 +49,14 @@ const SHRINK: f64 = 0.5;
 pub const POLL_AT_LEAST: Duration = Duration::from_millis(1);
 
 /// Waits are counted up to this: one long answer must not outweigh many short ones for long.
-const MAX_WAIT_US: f64 = 5000.0;
+const MAX_WAIT_US: f64 = 50_000.0;
+
+/// An actor whose turns usually take this long may be a shell script working in its trap.
+const SLOW_TURN: Duration = Duration::from_millis(20);
+
+/// How long such an actor gets after its `current` went before it is signalled again: its
+/// trap ends right after its `rm` returns.
+const TRAP_ENDS: Duration = Duration::from_millis(5);
 
 /// A wait is counted as at most this many times the usual one.
 const OUTLIER: f64 = 3.0;
@@ -87,6 +94,8 @@ pub struct Pace {
     state_at: Option<Instant>,
     /// Whether the first sign in its last turn was a message it sent.
     sends_first: bool,
+    /// When its `current` last went.
+    finished_at: Option<Instant>,
     /// Until when the loop slept through what it did in this turn (see
     /// [`quiet_until`](Self::quiet_until)).
     unseen_until: Option<Instant>,
@@ -141,6 +150,7 @@ impl Pace {
     /// Its `current` went: the message is handled.
     pub fn finished(&mut self, at: Instant) {
         self.first_sign(at, false);
+        self.finished_at = Some(at);
         if let Some(signalled) = self.signalled.take() {
             self.finish.observe(self.waited(signalled, at));
         }
@@ -168,6 +178,15 @@ impl Pace {
         } else {
             self.finish.get()
         }
+    }
+
+    /// Not before when to signal it about its next message: a slow actor (a shell script
+    /// working in its `USR1` trap) gets a moment after its `current` went to finish that trap,
+    /// because bash forgets a signal that comes while its trap is still finishing, and it would
+    /// never see the message. A quick one is signalled at once.
+    pub fn signal_not_before(&self) -> Option<Instant> {
+        let usual = self.finish.get()?;
+        (usual >= SLOW_TURN).then_some(self.finished_at? + TRAP_ENDS)
     }
 
     /// The moments worth a look, if the next thing worth seeing usually comes quickly: from a
@@ -386,6 +405,25 @@ mod tests {
         pace.signalled(t);
         assert!(pace.looks().count() > 0, "still spun for");
         assert_eq!(pace.quiet_until(), None, "not slept through");
+    }
+
+    #[test]
+    fn a_slow_actor_gets_a_moment_after_its_turn_before_the_next_signal() {
+        let (mut pace, mut t) = (Pace::default(), Instant::now());
+        for _ in 0..10 {
+            turn(&mut pace, &mut t, 200_000, 1000);
+        }
+        let done = t - us(5);
+        assert_eq!(pace.signal_not_before(), Some(done + TRAP_ENDS));
+        let (mut quick, mut t) = (Pace::default(), Instant::now());
+        for _ in 0..10 {
+            turn(&mut quick, &mut t, 40, 5);
+        }
+        assert_eq!(
+            quick.signal_not_before(),
+            None,
+            "a quick actor is told at once"
+        );
     }
 
     #[test]

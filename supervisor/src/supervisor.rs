@@ -352,8 +352,10 @@ impl Supervisor {
                 continue;
             }
             // A `current` restored, put there by hand, or left for a process that exited.
-            if actor.slot.needs_signal() {
-                actor.signal();
+            if actor.slot.needs_signal()
+                && let Some(t) = actor.signal()
+            {
+                soon(t);
             }
             if let Some(t) = actor.held_until {
                 if t > now {
@@ -493,7 +495,8 @@ impl Supervisor {
             !self.config.virtual_time,
         ) {
             Placed::Delivered { message, payload } => {
-                actor.signal();
+                // A slow actor may be told a moment later: the loop's next turn does.
+                let _ = actor.signal();
                 self.breaks.delivered(message.as_str());
                 if watched {
                     let from = sender.as_ref().map(ActorId::as_str);
