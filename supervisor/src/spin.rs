@@ -247,6 +247,20 @@ mod tests {
         *t += us(5);
     }
 
+    /// A pace after ten turns like [`turn`]'s, and the time after them.
+    fn after_turns(answer: u64, settle: u64) -> (Pace, Instant) {
+        after_ten(|pace, t| turn(pace, t, answer, settle))
+    }
+
+    /// A pace after ten of `one`, and the time after them.
+    fn after_ten(one: impl Fn(&mut Pace, &mut Instant)) -> (Pace, Instant) {
+        let (mut pace, mut t) = (Pace::default(), Instant::now());
+        for _ in 0..10 {
+            one(&mut pace, &mut t);
+        }
+        (pace, t)
+    }
+
     /// A turn in which the actor sends a message `sent` after its signal, its state comes
     /// just before its `current` goes at `finished`.
     fn sending_turn(pace: &mut Pace, t: &mut Instant, sent: u64, finished: u64) {
@@ -255,6 +269,11 @@ mod tests {
         pace.state_arrived(*t + us(finished - 10));
         pace.finished(*t + us(finished));
         *t += us(finished + 10);
+    }
+
+    /// A pace after ten turns like [`sending_turn`]'s, and the time after them.
+    fn after_sending_turns(sent: u64, finished: u64) -> (Pace, Instant) {
+        after_ten(|pace, t| sending_turn(pace, t, sent, finished))
     }
 
     #[test]
@@ -268,10 +287,7 @@ mod tests {
 
     #[test]
     fn a_quick_actor_is_looked_for_around_when_its_current_is_due_to_go() {
-        let (mut pace, mut t) = (Pace::default(), Instant::now());
-        for _ in 0..10 {
-            turn(&mut pace, &mut t, 40, 5);
-        }
+        let (mut pace, t) = after_turns(40, 5);
         pace.signalled(t);
         let looks: Vec<Instant> = pace.looks().collect();
         assert!(looks.len() > 2 && looks.len() < 12, "{} looks", looks.len());
@@ -290,10 +306,7 @@ mod tests {
 
     #[test]
     fn an_actor_that_sends_first_is_looked_for_when_its_message_is_due() {
-        let (mut pace, mut t) = (Pace::default(), Instant::now());
-        for _ in 0..10 {
-            sending_turn(&mut pace, &mut t, 30, 90);
-        }
+        let (mut pace, t) = after_sending_turns(30, 90);
         pace.signalled(t);
         let first = pace.looks().next().expect("quick");
         assert!(
@@ -307,11 +320,8 @@ mod tests {
 
     #[test]
     fn a_slow_actor_is_waited_for_asleep() {
-        let (mut pace, mut t) = (Pace::default(), Instant::now());
         // On disk every answer waits for an fsync, and its `current` goes after another.
-        for _ in 0..10 {
-            turn(&mut pace, &mut t, 1500, 400);
-        }
+        let (mut pace, t) = after_turns(1500, 400);
         pace.signalled(t);
         assert_eq!(pace.looks().count(), 0);
         pace.state_arrived(t + us(1500));
@@ -320,10 +330,7 @@ mod tests {
 
     #[test]
     fn a_slow_but_regular_actor_is_slept_through_until_it_is_about_done() {
-        let (mut pace, mut t) = (Pace::default(), Instant::now());
-        for _ in 0..10 {
-            turn(&mut pace, &mut t, 600, 200);
-        }
+        let (mut pace, t) = after_turns(600, 200);
         pace.signalled(t);
         let quiet = pace.quiet_until().expect("slow and regular");
         assert!(
@@ -331,27 +338,18 @@ mod tests {
             "when its `current` is due to go"
         );
         // Much slower (a long handler): nothing worth a sleep through everything else.
-        let (mut slow, mut t) = (Pace::default(), Instant::now());
-        for _ in 0..10 {
-            turn(&mut slow, &mut t, 20_000, 10);
-        }
+        let (mut slow, t) = after_turns(20_000, 10);
         slow.signalled(t);
         assert_eq!(slow.quiet_until(), None);
         // Quick: spun for instead.
-        let (mut quick, mut t) = (Pace::default(), Instant::now());
-        for _ in 0..10 {
-            turn(&mut quick, &mut t, 40, 5);
-        }
+        let (mut quick, t) = after_turns(40, 5);
         quick.signalled(t);
         assert_eq!(quick.quiet_until(), None);
     }
 
     #[test]
     fn an_actor_that_sends_first_is_slept_through_until_its_message_only() {
-        let (mut pace, mut t) = (Pace::default(), Instant::now());
-        for _ in 0..10 {
-            sending_turn(&mut pace, &mut t, 400, 1000);
-        }
+        let (mut pace, t) = after_sending_turns(400, 1000);
         pace.signalled(t);
         let quiet = pace.quiet_until().expect("slow and regular");
         assert!(quiet <= t + us(400), "its message is routed when it is due");
@@ -362,10 +360,7 @@ mod tests {
 
     #[test]
     fn what_is_found_after_a_sleep_shortens_the_next_sleep() {
-        let (mut pace, mut t) = (Pace::default(), Instant::now());
-        for _ in 0..10 {
-            turn(&mut pace, &mut t, 1000, 0);
-        }
+        let (mut pace, mut t) = after_turns(1000, 0);
         // The answers now come after 500 µs, but are found only when each sleep ends (and
         // a little after): the sleeps shrink until one ends before the answer.
         let mut sleeps = Vec::new();
@@ -396,10 +391,7 @@ mod tests {
 
     #[test]
     fn one_answer_far_slower_than_usual_leaves_a_quick_actor_quick() {
-        let (mut pace, mut t) = (Pace::default(), Instant::now());
-        for _ in 0..10 {
-            turn(&mut pace, &mut t, 40, 5);
-        }
+        let (mut pace, mut t) = after_turns(40, 5);
         // Preempted once for 5 ms.
         turn(&mut pace, &mut t, 5000, 5);
         pace.signalled(t);
@@ -409,16 +401,10 @@ mod tests {
 
     #[test]
     fn a_slow_actor_gets_a_moment_after_its_turn_before_the_next_signal() {
-        let (mut pace, mut t) = (Pace::default(), Instant::now());
-        for _ in 0..10 {
-            turn(&mut pace, &mut t, 200_000, 1000);
-        }
+        let (pace, t) = after_turns(200_000, 1000);
         let done = t - us(5);
         assert_eq!(pace.signal_not_before(), Some(done + TRAP_ENDS));
-        let (mut quick, mut t) = (Pace::default(), Instant::now());
-        for _ in 0..10 {
-            turn(&mut quick, &mut t, 40, 5);
-        }
+        let (quick, _t) = after_turns(40, 5);
         assert_eq!(
             quick.signal_not_before(),
             None,
@@ -428,10 +414,7 @@ mod tests {
 
     #[test]
     fn the_pace_follows_the_actor_when_it_changes() {
-        let (mut pace, mut t) = (Pace::default(), Instant::now());
-        for _ in 0..10 {
-            turn(&mut pace, &mut t, 2000, 5);
-        }
+        let (mut pace, mut t) = after_turns(2000, 5);
         let mut turns = 0;
         loop {
             pace.signalled(t);
