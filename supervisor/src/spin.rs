@@ -81,6 +81,36 @@ impl Average {
     }
 }
 
+/// When the loop saw something an actor did: as it came, or in the read after a quiet sleep
+/// that ended at `slept_until` (it came at some moment during the sleep).
+#[derive(Debug, Clone, Copy)]
+pub struct Seen {
+    pub at: Instant,
+    pub slept_until: Option<Instant>,
+}
+
+impl From<Instant> for Seen {
+    fn from(at: Instant) -> Self {
+        Seen {
+            at,
+            slept_until: None,
+        }
+    }
+}
+
+impl Seen {
+    /// How long after `signalled` it came. What was found after a sleep through it came at
+    /// some moment before the sleep ended, so a little less than the sleep is counted:
+    /// counting the sleep whole (or more, as a sleep ends a little late) would make the next
+    /// sleep as long or longer, and every answer late.
+    fn since(self, signalled: Instant) -> Duration {
+        match self.slept_until {
+            Some(until) => until.saturating_duration_since(signalled).mul_f64(SHRINK),
+            None => self.at.saturating_duration_since(signalled),
+        }
+    }
+}
+
 /// One actor's pace, observed from the outside: how long after its signal the first sign of
 /// its answer comes (a message it sends, its state, or its `current` gone, whichever is
 /// first), how long until its `current` goes, and how long that comes after its state.
@@ -96,9 +126,6 @@ pub struct Pace {
     sends_first: bool,
     /// When its `current` last went.
     finished_at: Option<Instant>,
-    /// Until when the loop slept through what it did in this turn (see
-    /// [`quiet_until`](Self::quiet_until)).
-    unseen_until: Option<Instant>,
     answer: Average,
     finish: Average,
     settle: Average,
@@ -110,62 +137,41 @@ impl Pace {
         self.signalled = Some(at);
         self.answered = false;
         self.state_at = None;
-        self.unseen_until = None;
-    }
-
-    /// The loop slept through its doings until `until`: what it reads next came meanwhile.
-    pub fn unseen(&mut self, until: Instant) {
-        if self.signalled.is_some() {
-            self.unseen_until = Some(until);
-        }
-    }
-
-    /// What came during the sleep was handled: what comes next is seen as it comes.
-    pub fn seen(&mut self) {
-        self.unseen_until = None;
-    }
-
-    /// How long after its signal something seen at `at` came: what was found after a sleep
-    /// through it came at some moment before the sleep ended, so a little less than the sleep
-    /// is counted. Counting the sleep whole (or more, as a sleep ends a little late) would
-    /// make the next sleep as long or longer, and every answer late.
-    fn waited(&self, signalled: Instant, at: Instant) -> Duration {
-        match self.unseen_until {
-            Some(until) => until.saturating_duration_since(signalled).mul_f64(SHRINK),
-            None => at.saturating_duration_since(signalled),
-        }
     }
 
     /// It sent a message.
-    pub fn sent(&mut self, at: Instant) {
-        self.first_sign(at, true);
+    pub fn sent(&mut self, seen: impl Into<Seen>) {
+        self.first_sign(seen.into(), true);
     }
 
     /// Its state arrived while it handled the message.
-    pub fn state_arrived(&mut self, at: Instant) {
-        self.first_sign(at, false);
-        self.state_at = Some(at);
+    pub fn state_arrived(&mut self, seen: impl Into<Seen>) {
+        let seen = seen.into();
+        self.first_sign(seen, false);
+        self.state_at = Some(seen.at);
     }
 
     /// Its `current` went: the message is handled.
-    pub fn finished(&mut self, at: Instant) {
-        self.first_sign(at, false);
-        self.finished_at = Some(at);
+    pub fn finished(&mut self, seen: impl Into<Seen>) {
+        let seen = seen.into();
+        self.first_sign(seen, false);
+        self.finished_at = Some(seen.at);
         if let Some(signalled) = self.signalled.take() {
-            self.finish.observe(self.waited(signalled, at));
+            self.finish.observe(seen.since(signalled));
         }
         if let Some(state) = self.state_at.take() {
-            self.settle.observe(at.saturating_duration_since(state));
+            self.settle
+                .observe(seen.at.saturating_duration_since(state));
         }
     }
 
-    fn first_sign(&mut self, at: Instant, sent: bool) {
+    fn first_sign(&mut self, seen: Seen, sent: bool) {
         if let Some(signalled) = self.signalled
             && !self.answered
         {
             self.answered = true;
             self.sends_first = sent;
-            self.answer.observe(self.waited(signalled, at));
+            self.answer.observe(seen.since(signalled));
         }
     }
 
@@ -371,9 +377,10 @@ mod tests {
             let answer = t + us(500);
             if answer <= quiet {
                 // Found by the read after the sleep (a little late, as sleeps end).
-                pace.unseen(quiet);
-                pace.finished(quiet + us(40));
-                pace.seen();
+                pace.finished(Seen {
+                    at: quiet + us(40),
+                    slept_until: Some(quiet),
+                });
             } else {
                 // The sleep ended first: seen as it came.
                 pace.finished(answer);

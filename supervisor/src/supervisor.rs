@@ -104,8 +104,8 @@ pub struct Supervisor {
     pub(crate) checks: Checks,
     /// When the loop last polled (and so read signals).
     last_poll: Instant,
-    /// Whether the events of this turn were read after a quiet sleep (see [`spin::Pace`]).
-    slept_quietly: bool,
+    /// When the quiet sleep ended whose events this turn handles (see [`spin::Pace`]).
+    slept_until: Option<Instant>,
 }
 
 impl Supervisor {
@@ -138,7 +138,7 @@ impl Supervisor {
             supervising: Supervising::default(),
             started_pace,
             last_poll: Instant::now(),
-            slept_quietly: false,
+            slept_until: None,
             routed: Vec::new(),
             faults: Faults::default(),
             breaks: Breaks::default(),
@@ -189,33 +189,27 @@ impl Supervisor {
     /// Waits for events until `wake`: first looking without a poll for the ones that are
     /// there or due, then asleep.
     fn wait(&mut self, wake: Instant) -> Result<Vec<Event>> {
-        if std::mem::take(&mut self.slept_quietly) {
-            for actor in self.registry.iter_mut() {
-                actor.pace.seen();
-            }
-        }
-        let events = self.look()?;
-        if !events.is_empty() {
-            return Ok(events);
-        }
-        let now = Instant::now();
+        self.slept_until = None;
         let quiet = self
             .registry
             .iter()
             .filter(|a| !a.slot.is_free())
             .filter_map(|a| a.pace.quiet_until())
             .min()
-            .map(|t| t.min(wake));
+            .map(|t| t.min(wake))
+            .filter(|&t| t > Instant::now());
+        let events = self.look(quiet.is_some())?;
+        if !events.is_empty() {
+            return Ok(events);
+        }
+        let now = Instant::now();
         if let Some(quiet) = quiet.filter(|&t| t > now) {
             // Asleep to signals only until a slow actor's answer is due, then everything
             // that came meanwhile in one read.
             self.last_poll = now;
-            for actor in self.registry.iter_mut() {
-                actor.pace.unseen(quiet);
-            }
             let mut events = self.events.wait_signals(quiet - now)?;
             events.extend(self.events.read_now()?);
-            self.slept_quietly = true;
+            self.slept_until = Some(quiet);
             if !events.is_empty() {
                 return Ok(events);
             }
@@ -230,19 +224,18 @@ impl Supervisor {
     /// answer is due (see [`spin`]); and, if there is none, now when this turn's own renames
     /// have an echo queued. Only a poll reads signals, so at least one comes every
     /// [`spin::POLL_AT_LEAST`].
-    fn look(&mut self) -> Result<Vec<Event>> {
+    fn look(&mut self, quiet: bool) -> Result<Vec<Event>> {
         let start = Instant::now();
         if start.duration_since(self.last_poll) > spin::POLL_AT_LEAST {
             return Ok(Vec::new());
         }
         let mut looks = Vec::new();
-        let (mut echo, mut quiet) = (false, false);
+        let mut echo = false;
         for actor in self.registry.iter() {
             echo |= actor.queue.awaits_echo();
             if !actor.slot.is_free() {
                 looks.extend(actor.pace.removal_due());
                 looks.extend(actor.pace.looks());
-                quiet |= actor.pace.quiet_until().is_some_and(|t| t > start);
             }
         }
         if echo && looks.is_empty() && !quiet {
@@ -536,7 +529,7 @@ impl Supervisor {
         let Some(message) = actor.slot.finished() else {
             return;
         };
-        actor.pace.finished(Instant::now());
+        actor.pace.finished(seen(self.slept_until));
         actor.crashes = None;
         let failed = failed.unwrap_or_else(|| {
             self.root
@@ -728,7 +721,7 @@ impl Supervisor {
         };
         if !actor.slot.is_free() {
             // The actor's own result: the removal of its `current` follows.
-            actor.pace.state_arrived(Instant::now());
+            actor.pace.state_arrived(seen(self.slept_until));
             return;
         }
         let Some(after) = read_state(&self.intake, &actor.dir.state_file()) else {
@@ -819,7 +812,7 @@ impl Supervisor {
             .and_then(|s| self.registry.get_mut(s))
         {
             // What it sends is the first sign of its answer, often before its state.
-            sender.pace.sent(Instant::now());
+            sender.pace.sent(seen(self.slept_until));
         }
         let Some(actor) = self.registry.get_mut(&to) else {
             let reason = if self.registry.is_empty() {
@@ -1497,6 +1490,14 @@ fn settled_event(id: &ActorId, settled: Settled) -> Journal {
 }
 
 /// An actor's state, bounded like any file others write; `None` when it cannot be read.
+/// Now, in the turn that handles what a quiet sleep until `slept_until` let pile up.
+fn seen(slept_until: Option<Instant>) -> spin::Seen {
+    spin::Seen {
+        at: Instant::now(),
+        slept_until,
+    }
+}
+
 fn read_state(intake: &Intake, path: &Path) -> Option<Value> {
     match intake.read(path, "state") {
         Read::Bytes(bytes) => serde_json::from_slice(&bytes).ok(),
