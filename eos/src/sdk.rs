@@ -299,6 +299,10 @@ impl Actor {
                 .ok()
         });
         let look_again = (watch.is_some() && watcher.is_none()).then_some(LOOK_AGAIN);
+        if watch.is_some() {
+            // Written between the caller's first look and the watch: seen now.
+            changed();
+        }
         loop {
             if self.handle_current(&mut handler)? {
                 continue;
