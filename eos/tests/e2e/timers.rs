@@ -60,9 +60,15 @@ fn a_timer_waits_visibly_until_due_and_can_be_fired_early() {
         r#"{"sender": null, "payload": {"tick": 2}, "delay_ms": 600000}"#,
     );
     wait_until("it waits", || timer().is_some());
+    // The previous message may still be `current` (its state written, its file not yet
+    // removed): look the timer up by id, not by position.
     let pending = json_of(&sys.eos(&["--json", "pending"]));
+    let later = pending
+        .as_array()
+        .and_then(|all| all.iter().find(|w| w["id"] == "later"))
+        .unwrap_or_else(|| panic!("later is pending: {pending}"));
     assert!(
-        pending[0]["due_in_ms"].as_i64().unwrap() > 500_000,
+        later["due_in_ms"].as_i64().is_some_and(|ms| ms > 500_000),
         "{pending}"
     );
     ok(&sys.eos(&["deliver", "later"]));
