@@ -13,7 +13,8 @@
 //! - latency: from a message file appearing in `send/` to the `eos-probe` actor receiving
 //!   SIGUSR1;
 //! - deep queues: 1k, 10k, 100k messages queued to one probe actor while it is paused, then
-//!   drained: messages per second for each;
+//!   drained: messages per second for each, timed after a warm-up drained from the same queue
+//!   (and the first thousand from cold apart);
 //! - supervisor syscalls per delivered message (counted by `perf stat`, or `strace -c`, attached
 //!   to the supervisor while N messages are routed and delivered), where either is installed.
 //!
@@ -298,13 +299,15 @@ fn measure_eos(
             let probe = start_probe(root, &format!("deep-{depth}"))?;
             let rounds = (0..options.rounds)
                 .map(|_| deep_queue(root, &probe, depth))
-                .collect::<Result<Vec<(f64, f64)>>>()?;
-            let (rate, head) = median_pair(rounds);
+                .collect::<Result<Vec<Drain>>>()?;
+            let rate = median(rounds.iter().map(|d| d.steady).collect());
+            let head = median(rounds.iter().map(|d| d.cold_head).collect());
             let (first, first_head) = *first_rate.get_or_insert((rate, head));
             out.say(format!(
                 "deep queue:        {depth} queued to one actor drain at {rate:.0} msgs/s \
-                 ({:.2} of the first depth's rate; its first {HEAD} at {head:.0}/s, {:.2}; the \
-                 same file operations alone: {floor:.0}/s, {:.2}; median of {} rounds)",
+                 ({:.2} of the first depth's rate, timed after {WARM_UP} deliveries from the \
+                 same queue; from cold its first {HEAD} at {head:.0}/s, {:.2}; the same file \
+                 operations alone: {floor:.0}/s, {:.2}; median of {} rounds)",
                 rate / first,
                 head / first_head,
                 floor / first_floor,
@@ -317,6 +320,7 @@ fn measure_eos(
         figures["deep_queue_msgs_per_s"] = Value::Object(deep);
         figures["deep_queue_first_msgs_per_s"] = Value::Object(deep_head);
         figures["deep_queue_floor_per_s"] = Value::Object(deep_floor);
+        figures["deep_queue_warm_up"] = json!(WARM_UP);
     }
 
     if many {
@@ -610,14 +614,23 @@ fn start_probe(root: &Root, id: &str) -> Result<ActorId> {
     Ok(probe)
 }
 
-/// Queues `depth` messages to a paused probe actor, then resumes it and times the drain: the
-/// whole drain's rate, and the rate of its first [`HEAD`].
-fn deep_queue(root: &Root, probe: &ActorId, depth: u32) -> Result<(f64, f64)> {
+/// Queues [`WARM_UP`] + `depth` messages to a paused probe actor, then resumes it and times
+/// the drain from the probe's own receipt times: the rate of the last `depth` (timed once the
+/// warm-up deliveries from the same queue are done, so every depth is measured in the same
+/// steady state), and the rate of the first [`HEAD`] from cold.
+///
+/// Why the warm-up: on a machine whose scheduler packs busy tasks onto one processor until
+/// their load shows (this VM's does), the first thousand or two deliveries run with the
+/// supervisor and the actor sharing a processor, a cheap hand-over, and later ones with the
+/// two spread apart, where each signal wakes an idle processor. Untimed, a 1k drain is all
+/// burst and a 100k drain almost all steady state, and the ratio would measure the scheduler.
+fn deep_queue(root: &Root, probe: &ActorId, depth: u32) -> Result<Drain> {
     let dir = root.actor(probe);
     let log = dir.path().join(layout::PROBE_LOG);
+    let total = depth + WARM_UP;
     fsio::write_atomic(&dir.paused_file(), b"")?;
     // Written plainly (no fsync): what is measured is the drain, not the writing.
-    for n in 0..depth {
+    for n in 0..total {
         let id = MessageId::generate();
         let path = root.send_file(probe, &id);
         let tmp = layout::temp_file(&path);
@@ -630,9 +643,9 @@ fn deep_queue(root: &Root, probe: &ActorId, depth: u32) -> Result<(f64, f64)> {
     let spool = dir.spool_dir();
     poll::until(Duration::from_secs(600), || {
         std::thread::sleep(Duration::from_millis(50));
-        (mailbox::pending(&spool).ok()?.len() as u32 >= depth).then_some(())
+        (mailbox::pending(&spool).ok()?.len() as u32 >= total).then_some(())
     })
-    .ok_or_else(|| anyhow!("the {depth} messages were not all routed"))?;
+    .ok_or_else(|| anyhow!("the {total} messages were not all routed"))?;
     // The supervisor is done with the routing (its journal has stopped growing): the drain
     // measured is the drain alone.
     let (mut last, mut still_since) = (0, Instant::now());
@@ -644,15 +657,18 @@ fn deep_queue(root: &Root, probe: &ActorId, depth: u32) -> Result<(f64, f64)> {
         }
         (still_since.elapsed() >= Duration::from_millis(200)).then_some(())
     });
+    written_back(&spool)?;
     // Only what is appended from now on is read: the bench must not compete with what it
     // measures.
     let mut file = fs::File::open(&log)?;
     file.seek(std::io::SeekFrom::End(0))?;
-    let start = Instant::now();
+    let start = now_ns();
     fs::remove_file(dir.paused_file())?;
-    let mut seen = 0u64;
-    let mut head = None;
-    let head_count = u64::from(depth.min(HEAD));
+    // The probe's receipt time of each message, by count: line `HEAD`, `WARM_UP`, the last.
+    let marks = [HEAD.min(total), WARM_UP, total];
+    let mut at = [None; 3];
+    let mut seen = 0u32;
+    let mut partial = Vec::new();
     let mut chunk = vec![0u8; 1 << 16];
     poll::until(Duration::from_secs(600), || {
         std::thread::sleep(Duration::from_millis(2));
@@ -660,21 +676,69 @@ fn deep_queue(root: &Root, probe: &ActorId, depth: u32) -> Result<(f64, f64)> {
             if n == 0 {
                 break;
             }
-            seen += chunk[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+            partial.extend_from_slice(&chunk[..n]);
+            let complete = partial
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |end| end + 1);
+            for line in partial[..complete]
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+            {
+                seen += 1;
+                for (mark, slot) in marks.iter().zip(at.iter_mut()) {
+                    if seen == *mark {
+                        *slot = received_at(line);
+                    }
+                }
+            }
+            partial.drain(..complete);
         }
-        if head.is_none() && seen >= head_count {
-            head = Some(start.elapsed());
-        }
-        (seen >= u64::from(depth)).then_some(())
+        (seen >= total).then_some(())
     })
-    .ok_or_else(|| anyhow!("the queue of {depth} did not drain"))?;
-    let whole = f64::from(depth) / start.elapsed().as_secs_f64();
-    let head = head.map_or(whole, |t| head_count as f64 / t.as_secs_f64());
-    Ok((whole, head))
+    .ok_or_else(|| anyhow!("the queue of {total} did not drain"))?;
+    let [Some(head), Some(warm), Some(end)] = at else {
+        bail!("the probe's log of the {total} drained messages is not readable");
+    };
+    let rate = |count: u32, from: u128, to: u128| {
+        f64::from(count) / (to.saturating_sub(from).max(1) as f64 / 1e9)
+    };
+    Ok(Drain {
+        steady: rate(depth, warm, end),
+        cold_head: rate(marks[0], start, head),
+    })
 }
 
-/// The deliveries at the start of each drain timed apart: with the same number of messages
-/// measured, what the depth of the queue costs shows alone.
+/// One deep-queue drain: messages per second once warmed up, and over the first [`HEAD`] from
+/// cold.
+#[derive(Clone, Copy)]
+struct Drain {
+    steady: f64,
+    cold_head: f64,
+}
+
+/// The receipt time in an `eos-probe` log line (`<message id> <ns since the epoch>`).
+fn received_at(line: &[u8]) -> Option<u128> {
+    std::str::from_utf8(line)
+        .ok()?
+        .rsplit(' ')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Waits until the files just written to `dir`'s filesystem are on disk: on disk, a drain
+/// timed while the kernel writes back 100k new files measures the writeback.
+fn written_back(dir: &Path) -> Result<()> {
+    let folder = fs::File::open(dir)?;
+    nix::unistd::syncfs(&folder).with_context(|| format!("syncing {}", dir.display()))
+}
+
+/// Deliveries from the queue before a deep drain is timed (see [`deep_queue`]).
+const WARM_UP: u32 = 4000;
+
+/// The deliveries at the start of each drain timed apart: from cold, with the same number of
+/// messages measured at each depth.
 const HEAD: u32 = 1000;
 
 /// The floor of a deep queue: `depth` message files in one folder, each renamed to `current`,
@@ -693,6 +757,7 @@ fn queue_floor(dir: &Path, depth: u32) -> Result<f64> {
     for name in &names {
         fs::write(name, &body)?;
     }
+    written_back(dir)?;
     let start = Instant::now();
     for name in &names {
         fs::rename(name, &current)?;
