@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use eos::journal::Event as Journal;
 use eos::spawn_request::SpawnRequest;
+use eos::status::ActorStatus;
 use eos::supervision::{
     self, ActorSpec, ChildSpec, NodeSpec, RestartType, Strategy, SupervisionRecord,
 };
@@ -371,7 +372,13 @@ impl Supervisor {
 
     /// An actor exited: tell who watches it, apply links, catch a poison message, and let its
     /// node decide.
-    pub(crate) fn supervise_exit(&mut self, id: &ActorId, reason: &ExitReason) {
+    /// `status` (exited) is written once the exit is in the journal.
+    pub(crate) fn supervise_exit(
+        &mut self,
+        id: &ActorId,
+        reason: &ExitReason,
+        status: &ActorStatus,
+    ) {
         let (mut abnormal, mut text) = describe(reason);
         let stopped = self.supervising.stopping.remove(id);
         let by_node = stopped.as_ref().is_some_and(|s| s.fail.is_none());
@@ -397,6 +404,7 @@ impl Supervisor {
             },
             reason: Some(text.clone()),
         });
+        self.write_status(id, status);
         self.tell_watchers(id, &text, abnormal && !by_node);
         if let Some(hit) = self.breaks_on_exit(id) {
             self.hit_break(hit, id, format!("{id} exited ({text})"));

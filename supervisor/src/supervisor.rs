@@ -1188,6 +1188,15 @@ impl Supervisor {
 
     // ----- processes ------------------------------------------------------------------------
 
+    /// Writes `status.json`, after the journal: a start or an exit that a person (or a test)
+    /// can see must already be in the history, even if the supervisor is killed right after.
+    pub(crate) fn write_status(&mut self, id: &ActorId, status: &ActorStatus) {
+        self.history.flush();
+        if let Err(e) = fsio::write_json_atomic(&self.root.actor(id).status_file(), status) {
+            warn!("cannot write the status of {id}: {e:#}");
+        }
+    }
+
     /// Starts the actor's process from its record; the outcome goes to `status.json`.
     pub(crate) fn start(&mut self, id: &ActorId) {
         let Some(actor) = self.registry.get_mut(id) else {
@@ -1230,7 +1239,7 @@ impl Supervisor {
                 }
             }
         };
-        write_status(&self.root, id, &status);
+        self.write_status(id, &status);
     }
 
     /// Collects every exited child: actors are marked exited; anything else (an orphan adopted
@@ -1273,7 +1282,7 @@ impl Supervisor {
                 at: unix_now(),
                 starts: actor.starts,
             };
-            write_status(&self.root, id, &status);
+            self.write_status(id, &status);
             return;
         }
         let (code, signal) = match &reason {
@@ -1292,7 +1301,6 @@ impl Supervisor {
             at: unix_now(),
             starts: actor.starts,
         };
-        write_status(&self.root, id, &status);
         if self.stopping.is_some() {
             self.history.emit(Journal::Exit {
                 actor: id.to_string(),
@@ -1300,8 +1308,9 @@ impl Supervisor {
                 signal,
                 reason: Some("the supervisor stopped".into()),
             });
+            self.write_status(id, &status);
         } else {
-            self.supervise_exit(id, &reason);
+            self.supervise_exit(id, &reason, &status);
         }
     }
 
@@ -1502,11 +1511,5 @@ fn read_state(intake: &Intake, path: &Path) -> Option<Value> {
     match intake.read(path, "state") {
         Read::Bytes(bytes) => serde_json::from_slice(&bytes).ok(),
         Read::Gone | Read::Refused(_) => None,
-    }
-}
-
-fn write_status(root: &Root, id: &ActorId, status: &ActorStatus) {
-    if let Err(e) = fsio::write_json_atomic(&root.actor(id).status_file(), status) {
-        warn!("cannot write the status of {id}: {e:#}");
     }
 }
