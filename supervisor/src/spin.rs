@@ -43,7 +43,7 @@ const QUIET_FOR: f64 = 1.0;
 /// What was found after a sleep counts as having come this share of the sleep after the
 /// signal: the usual wait shrinks until a sleep ends before the answer, and the answer seen
 /// as it comes corrects it.
-const SHRINK: f64 = 0.7;
+const SHRINK: f64 = 0.5;
 
 /// Signals are read only by a poll: one comes at least this often, however busy the loop.
 pub const POLL_AT_LEAST: Duration = Duration::from_millis(1);
