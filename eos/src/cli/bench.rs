@@ -14,7 +14,7 @@
 //!   SIGUSR1;
 //! - deep queues: 1k, 10k, 100k messages queued to one probe actor while it is paused, then
 //!   drained: messages per second for each, timed after a warm-up drained from the same queue
-//!   (and the first thousand from cold apart);
+//!   (and the first thousand from cold apart), the depths in turns round by round;
 //! - supervisor syscalls per delivered message (counted by `perf stat`, or `strace -c`, attached
 //!   to the supervisor while N messages are routed and delivered), where either is installed.
 //!
@@ -287,28 +287,33 @@ fn measure_eos(
         let mut deep = serde_json::Map::new();
         let mut deep_floor = serde_json::Map::new();
         let mut deep_head = serde_json::Map::new();
-        let mut first_rate = None;
-        let mut first_floor = None;
-        for &depth in &options.deep {
-            let floor = median(
-                (0..options.rounds)
-                    .map(|_| queue_floor(&dir.join("queue-floor"), depth))
-                    .collect::<Result<Vec<f64>>>()?,
-            );
-            let first_floor = *first_floor.get_or_insert(floor);
-            let probe = start_probe(root, &format!("deep-{depth}"))?;
-            let rounds = (0..options.rounds)
-                .map(|_| deep_queue(root, &probe, depth))
-                .collect::<Result<Vec<Drain>>>()?;
+        let probes = options
+            .deep
+            .iter()
+            .map(|depth| start_probe(root, &format!("deep-{depth}")))
+            .collect::<Result<Vec<_>>>()?;
+        // The depths in turns, round by round: a disk drifts over the minutes a 100k drain
+        // takes, and each depth's median must come from the same stretch of time.
+        let mut drains = vec![Vec::new(); probes.len()];
+        let mut floors = vec![Vec::new(); probes.len()];
+        for _ in 0..options.rounds {
+            for (n, (&depth, probe)) in options.deep.iter().zip(&probes).enumerate() {
+                floors[n].push(queue_floor(&dir.join("queue-floor"), depth)?);
+                drains[n].push(deep_queue(root, probe, depth)?);
+            }
+        }
+        let mut first = None;
+        for ((&depth, rounds), floors) in options.deep.iter().zip(drains).zip(floors) {
             let rate = median(rounds.iter().map(|d| d.steady).collect());
             let head = median(rounds.iter().map(|d| d.cold_head).collect());
-            let (first, first_head) = *first_rate.get_or_insert((rate, head));
+            let floor = median(floors);
+            let (first_rate, first_head, first_floor) = *first.get_or_insert((rate, head, floor));
             out.say(format!(
                 "deep queue:        {depth} queued to one actor drain at {rate:.0} msgs/s \
                  ({:.2} of the first depth's rate, timed after {WARM_UP} deliveries from the \
                  same queue; from cold its first {HEAD} at {head:.0}/s, {:.2}; the same file \
-                 operations alone: {floor:.0}/s, {:.2}; median of {} rounds)",
-                rate / first,
+                 operations alone: {floor:.0}/s, {:.2}; median of {} rounds, depths in turns)",
+                rate / first_rate,
                 head / first_head,
                 floor / first_floor,
                 options.rounds
