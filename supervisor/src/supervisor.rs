@@ -1498,7 +1498,6 @@ fn settled_event(id: &ActorId, settled: Settled) -> Journal {
     }
 }
 
-/// An actor's state, bounded like any file others write; `None` when it cannot be read.
 /// Now, in the turn that handles what a quiet sleep until `slept_until` let pile up.
 fn seen(slept_until: Option<Instant>) -> spin::Seen {
     spin::Seen {
@@ -1507,6 +1506,7 @@ fn seen(slept_until: Option<Instant>) -> spin::Seen {
     }
 }
 
+/// An actor's state, bounded like any file others write; `None` when it cannot be read.
 fn read_state(intake: &Intake, path: &Path) -> Option<Value> {
     match intake.read(path, "state") {
         Read::Bytes(bytes) => serde_json::from_slice(&bytes).ok(),

@@ -593,7 +593,7 @@ fn latency(root: &Root) -> Result<(f64, f64)> {
             let text = fs::read_to_string(&log).unwrap_or_default();
             let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
             let line = complete.lines().find(|l| l.starts_with(id.as_str()))?;
-            line.rsplit(' ').next().and_then(|t| t.parse::<u128>().ok())
+            received_at(line)
         })
         .ok_or_else(|| anyhow!("the probe did not receive message {n}"))?;
         samples.push(received.saturating_sub(sent) as f64 / 1000.0);
@@ -693,7 +693,7 @@ fn deep_queue(root: &Root, probe: &ActorId, depth: u32) -> Result<Drain> {
                 seen += 1;
                 for (mark, slot) in marks.iter().zip(at.iter_mut()) {
                     if seen == *mark {
-                        *slot = received_at(line);
+                        *slot = std::str::from_utf8(line).ok().and_then(received_at);
                     }
                 }
             }
@@ -723,13 +723,8 @@ struct Drain {
 }
 
 /// The receipt time in an `eos-probe` log line (`<message id> <ns since the epoch>`).
-fn received_at(line: &[u8]) -> Option<u128> {
-    std::str::from_utf8(line)
-        .ok()?
-        .rsplit(' ')
-        .next()?
-        .parse()
-        .ok()
+fn received_at(line: &str) -> Option<u128> {
+    line.rsplit(' ').next()?.parse().ok()
 }
 
 /// Waits until the files just written to `dir`'s filesystem are on disk: on disk, a drain
