@@ -111,6 +111,7 @@ pub struct Supervisor {
 impl Supervisor {
     pub fn new(root: Root, config: Config) -> Result<Self> {
         let mut events = Events::new()?;
+        spin::give_way_to_woken_actors();
         events.watch(root.path(), Watched::Root)?;
         events.watch(&root.spawn_dir(), Watched::Spawn)?;
         events.watch(&root.send_dir(), Watched::Send)?;

@@ -178,3 +178,28 @@ fn the_readme_shell_actor_counts_its_messages() {
     let log = fs::read_to_string(sys.actor_dir("tally").join("actor.log")).unwrap();
     assert!(log.contains("tally is ready"), "{log}");
 }
+
+/// The supervisor asks for a long time slice, so that an actor it wakes runs at once on its
+/// processor; the actors themselves keep the default (an actor with a long slice would keep
+/// others waiting). Where the kernel does not show slices (`/proc/PID/sched` without
+/// `se.slice`), there is nothing to compare.
+#[test]
+fn actors_keep_the_default_time_slice_the_supervisor_asks_for_a_long_one() {
+    let slice = |pid: u32| -> Option<u64> {
+        let text = fs::read_to_string(format!("/proc/{pid}/sched")).ok()?;
+        let line = text.lines().find(|l| l.starts_with("se.slice"))?;
+        line.split(':').nth(1)?.trim().parse().ok()
+    };
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("c", &counter_sh(), &[]);
+    let Some(supervisor) = slice(sys.supervisor_pid()) else {
+        return;
+    };
+    let actor = sys.status("c")["pid"].as_u64().unwrap() as u32;
+    let actor = slice(actor).expect("shown for the supervisor, so for the actor");
+    assert!(
+        actor < supervisor,
+        "actor {actor} ns, supervisor {supervisor} ns"
+    );
+}
