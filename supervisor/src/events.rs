@@ -54,7 +54,7 @@ pub enum Change {
     Left,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Event {
     Signal(Signal),
     File {

@@ -12,6 +12,10 @@
 
 use std::time::{Duration, Instant};
 
+use eos::{ActorId, layout};
+
+use crate::events::{Change, Event, Watched};
+
 /// Answers expected later than this after the signal are waited for asleep.
 const SPIN_UP_TO: Duration = Duration::from_micros(200);
 
@@ -93,6 +97,40 @@ pub fn give_way_to_woken_actors() {
             std::io::Error::last_os_error()
         );
     }
+}
+
+/// Until when every event in `events` can wait to be handled with the next ones: mail for
+/// busy actors whose answers are due soon (`waits_until`, see [`Pace::mail_waits_until`]),
+/// their states arriving, and the echoes of messages routed and delivered to them. `None` if
+/// any cannot (their answers, signals, anything else) or there are none.
+pub fn can_wait(
+    events: &[Event],
+    waits_until: impl Fn(&ActorId) -> Option<Instant>,
+) -> Option<Instant> {
+    let mut until: Option<Instant> = None;
+    for event in events {
+        let Event::File {
+            dir, name, change, ..
+        } = event
+        else {
+            return None;
+        };
+        let t = match (dir, change) {
+            (Watched::Send, Change::Arrived) => {
+                waits_until(&layout::parse_send_name(name).ok()??.0)
+            }
+            (Watched::Actor(id), Change::Arrived) if name == layout::STATE => waits_until(id),
+            // Not its `current` gone: that is its answer.
+            (Watched::Spool(id), change)
+                if name != layout::CURRENT || *change == Change::Arrived =>
+            {
+                waits_until(id)
+            }
+            _ => None,
+        }?;
+        until = Some(until.map_or(t, |u| u.min(t)));
+    }
+    until
 }
 
 /// A moving average of waits, in microseconds.
@@ -255,6 +293,17 @@ impl Pace {
     pub fn removal_due(&self) -> Option<Instant> {
         let (at, usual) = self.state_at.zip(self.settle.get())?;
         (usual <= SPIN_AFTER_DUE).then_some(at + usual)
+    }
+
+    /// Until when mail for it may wait unrouted in `send/`, if it is slow but regular and
+    /// busy: routed at once, each message would cost a turn of its own (a journal write, a
+    /// read of the rename's echo), and none can be delivered before its answer anyway. Routed
+    /// with its answer, they share that turn. An answer far later than usual ends the wait.
+    pub fn mail_waits_until(&self) -> Option<Instant> {
+        let (at, usual) = self.signalled.zip(self.next_due())?;
+        (QUIET_FROM..SLOW_TURN)
+            .contains(&usual)
+            .then(|| at + usual.mul_f64(OUTLIER))
     }
 
     /// Until when nothing it does needs seeing, if it is slow but regular (a script that waits
@@ -466,5 +515,86 @@ mod tests {
             turns += 1;
         }
         assert!(turns <= 12, "looked for again after {turns} quick answers");
+    }
+
+    #[test]
+    fn mail_for_a_slow_busy_actor_waits_until_its_answer_is_well_overdue() {
+        let (mut slow, t) = after_turns(1500, 400);
+        assert_eq!(slow.mail_waits_until(), None, "not busy");
+        slow.signalled(t);
+        let until = slow.mail_waits_until().expect("slow, regular and busy");
+        assert!(until > t + us(1900) * 2 && until < t + us(1900) * 4);
+        slow.finished(t + us(1900));
+        assert_eq!(slow.mail_waits_until(), None, "answered");
+
+        let (mut quick, t) = after_turns(40, 5);
+        quick.signalled(t);
+        assert_eq!(
+            quick.mail_waits_until(),
+            None,
+            "it answers before a wake-up"
+        );
+        let (mut shell, t) = after_turns(40_000, 1000);
+        shell.signalled(t);
+        assert_eq!(
+            shell.mail_waits_until(),
+            None,
+            "too slow to keep mail from view"
+        );
+    }
+
+    fn file(dir: Watched, name: &str, change: Change) -> Event {
+        Event::File {
+            dir,
+            name: name.to_owned(),
+            change,
+            cookie: 0,
+        }
+    }
+
+    #[test]
+    fn mail_states_and_echoes_for_busy_actors_wait_and_anything_else_does_not() {
+        let t = Instant::now();
+        let (busy, other) = (
+            ActorId::parse("busy").unwrap(),
+            ActorId::parse("idle").unwrap(),
+        );
+        let waits = |id: &ActorId| (*id == busy).then_some(t + us(900));
+        let mail = file(Watched::Send, "busy::m1.json", Change::Arrived);
+        let kept = [
+            mail,
+            file(Watched::Actor(busy.clone()), layout::STATE, Change::Arrived),
+            file(
+                Watched::Spool(busy.clone()),
+                "0001-m1.json",
+                Change::Arrived,
+            ),
+            file(Watched::Spool(busy.clone()), "0000-m0.json", Change::Left),
+            file(
+                Watched::Spool(busy.clone()),
+                layout::CURRENT,
+                Change::Arrived,
+            ),
+        ];
+        assert_eq!(can_wait(&kept, waits), Some(t + us(900)));
+        assert_eq!(can_wait(&[], waits), None, "nothing to keep");
+
+        let not_kept = [
+            file(Watched::Spool(busy.clone()), layout::CURRENT, Change::Left),
+            file(Watched::Send, "idle::m2.json", Change::Arrived),
+            file(Watched::Send, "no name", Change::Arrived),
+            file(
+                Watched::Actor(busy.clone()),
+                layout::PAUSED,
+                Change::Arrived,
+            ),
+            file(Watched::Spool(other), "0001-m3.json", Change::Arrived),
+            file(Watched::Control, "r.json", Change::Arrived),
+            Event::Signal(nix::sys::signal::Signal::SIGCHLD),
+        ];
+        for event in not_kept {
+            let batch = [kept[0].clone(), event];
+            assert_eq!(can_wait(&batch, waits), None, "{:?}", batch[1]);
+        }
     }
 }

@@ -187,9 +187,27 @@ impl Supervisor {
         }
     }
 
+    /// Waits for events until `wake`. Mail that came for busy, slow actors (see
+    /// [`spin::Pace::mail_waits_until`]) is kept, in order, and handled with what comes next.
+    fn wait(&mut self, wake: Instant) -> Result<Vec<Event>> {
+        let (mut kept, mut until) = (Vec::new(), wake);
+        loop {
+            // Echoes of what was kept are read already.
+            let events = self.wait_once(until, !kept.is_empty())?;
+            let can_wait =
+                spin::can_wait(&events, |id| self.registry.get(id)?.pace.mail_waits_until())
+                    .filter(|&t| t > Instant::now());
+            kept.extend(events);
+            match can_wait {
+                Some(t) => until = until.min(t),
+                None => return Ok(kept),
+            }
+        }
+    }
+
     /// Waits for events until `wake`: first looking without a poll for the ones that are
     /// there or due, then asleep.
-    fn wait(&mut self, wake: Instant) -> Result<Vec<Event>> {
+    fn wait_once(&mut self, wake: Instant, kept: bool) -> Result<Vec<Event>> {
         self.slept_until = None;
         let quiet = self
             .registry
@@ -199,7 +217,7 @@ impl Supervisor {
             .min()
             .map(|t| t.min(wake))
             .filter(|&t| t > Instant::now());
-        let events = self.look(quiet.is_some())?;
+        let events = self.look(quiet.is_some() || kept)?;
         if !events.is_empty() {
             return Ok(events);
         }
@@ -223,9 +241,10 @@ impl Supervisor {
     /// Reads file events at the moments they are likely there, without polling: a read costs
     /// one syscall where a poll and a read cost two. Those moments are when a quick actor's
     /// answer is due (see [`spin`]); and, if there is none, now when this turn's own renames
-    /// have an echo queued. Only a poll reads signals, so at least one comes every
-    /// [`spin::POLL_AT_LEAST`].
-    fn look(&mut self, quiet: bool) -> Result<Vec<Event>> {
+    /// have an echo queued, unless `echo_read` (a quiet sleep's read takes it, or it was
+    /// read with events kept for later). Only a poll reads signals, so at least one comes
+    /// every [`spin::POLL_AT_LEAST`].
+    fn look(&mut self, echo_read: bool) -> Result<Vec<Event>> {
         let start = Instant::now();
         if start.duration_since(self.last_poll) > spin::POLL_AT_LEAST {
             return Ok(Vec::new());
@@ -239,7 +258,7 @@ impl Supervisor {
                 looks.extend(actor.pace.looks());
             }
         }
-        if echo && looks.is_empty() && !quiet {
+        if echo && looks.is_empty() && !echo_read {
             // Read now, or the poll would return at once for it: otherwise the next look, or
             // the read after a quiet sleep, takes it with what else came.
             looks.push(start);
