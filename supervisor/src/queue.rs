@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use eos::Envelope;
 use eos::MessageId;
+use eos::layout;
 
 use crate::events::Change;
 
@@ -259,6 +260,14 @@ impl Queue {
         !self.expected.is_empty()
     }
 
+    /// Whether a `current` that left is one from before the `current` the supervisor just
+    /// placed: file events come in order, so a `current` leaving before the placement's echo
+    /// came is an older one (a rescan found it gone before its event was read).
+    pub fn left_before_placed(&self) -> bool {
+        self.expected
+            .contains_key(&(layout::CURRENT.to_owned(), Change::Arrived))
+    }
+
     /// Whether the event was one the supervisor caused (and so is now no longer expected).
     pub fn was_expected(&mut self, file: &str, change: Change) -> bool {
         let key = (file.to_owned(), change);
@@ -460,5 +469,21 @@ mod tests {
             q.event("001-a.json", Change::Arrived, 0),
             Seen::Added { .. }
         ));
+    }
+
+    #[test]
+    fn a_current_that_leaves_before_the_placed_one_arrives_is_an_older_one() {
+        let mut q = Queue::default();
+        assert!(!q.left_before_placed());
+        q.expect(layout::CURRENT, Change::Arrived);
+        assert!(
+            q.left_before_placed(),
+            "the placement's echo is still to come"
+        );
+        assert!(q.was_expected(layout::CURRENT, Change::Arrived));
+        assert!(
+            !q.left_before_placed(),
+            "it came: the next one to leave is this one"
+        );
     }
 }

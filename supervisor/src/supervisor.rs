@@ -629,6 +629,11 @@ impl Supervisor {
             if actor.queue.was_expected(CURRENT, change) {
                 return;
             }
+            if change == Change::Left && actor.queue.left_before_placed() {
+                // Its result is recorded already; the new one's is still to come.
+                debug!("{id}: a `current` found gone by the rescan left");
+                return;
+            }
             match change {
                 Change::Left if cookie != 0 => self.moved_away.push((cookie, id.clone())),
                 Change::Left => self.current_done(id, Some(false)),
