@@ -5,8 +5,9 @@
 //! - floor: two `eos-floor-peer` processes play ping-pong with the same file operations and
 //!   signals as EOS actors (read the message, write the state atomically, delete the message,
 //!   write the reply atomically, signal the peer) and nothing in between; measured in turns with
-//!   EOS, each EOS figure against the floors just before and after it, because these machines
-//!   drift; the median of the rounds is reported;
+//!   EOS, each EOS figure against the floors just before and after it, in many short rounds,
+//!   because these machines drift (a disk's speed swings within seconds); the median of the
+//!   rounds is reported;
 //! - EOS ping-pong: two script actors through the supervisor;
 //! - EOS throughput: N messages to one script actor, first send to last handled, against the
 //!   floor's one-way rate;
@@ -68,18 +69,22 @@ pub enum Where {
 
 #[derive(clap::Args)]
 pub struct Options {
-    /// Ping-pong round trips to time
-    #[arg(long, default_value_t = 2000)]
+    /// Ping-pong round trips to time in each round
+    #[arg(long, default_value_t = 500)]
     round_trips: u32,
-    /// Messages to send to one actor for the throughput figure
-    #[arg(long, default_value_t = 2000)]
+    /// Messages to send to one actor for the throughput figure in each round
+    #[arg(long, default_value_t = 500)]
     messages: u32,
-    /// Rounds of floor and EOS in turns; the median is reported
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Rounds of floor and EOS in turns; the median is reported. Many short rounds: a disk's
+    /// speed swings within seconds, and both sides must meet the same disk
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
     /// Queue depths for the deep-queue run, comma-separated (`--deep` alone: skip it)
     #[arg(long, value_delimiter = ',', num_args = 0.., default_values_t = [1000, 10_000, 100_000])]
     deep: Vec<u32>,
+    /// Rounds of the deep-queue run (each drains every depth once); the median is reported
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    deep_rounds: u32,
     /// Script actors to spawn for the many-actors run (0: skip it)
     #[arg(long, default_value_t = 1000)]
     actors: u32,
@@ -257,6 +262,9 @@ fn measure_eos(
     let mut figures = ratios(out, root, dir, options)?;
     let messages = options.messages;
     let sent = messages * options.rounds;
+    // Syscalls are counted over a longer run than a round's (2,000 messages by default), so
+    // that the moments around it weigh little.
+    let syscall_messages = 4 * messages;
 
     let latency = latency(root)?;
     out.say(format!(
@@ -268,11 +276,11 @@ fn measure_eos(
     figures["latency_median_us"] = json!(latency.0);
     figures["latency_p90_us"] = json!(latency.1);
 
-    match syscalls(root, messages, sent)? {
+    match syscalls(root, syscall_messages, sent)? {
         Some((per_message, counter)) => {
             out.say(format!(
                 "syscalls:          {per_message:.1} supervisor syscalls per delivered message \
-                 ({counter} on the supervisor, {messages} messages to one actor)"
+                 ({counter} on the supervisor, {syscall_messages} messages to one actor)"
             ))?;
             figures["supervisor_syscalls_per_message"] = json!(per_message);
             figures["syscalls_counted_by"] = json!(counter);
@@ -296,7 +304,7 @@ fn measure_eos(
         // takes, and each depth's median must come from the same stretch of time.
         let mut drains = vec![Vec::new(); probes.len()];
         let mut floors = vec![Vec::new(); probes.len()];
-        for _ in 0..options.rounds {
+        for _ in 0..options.deep_rounds {
             for (n, (&depth, probe)) in options.deep.iter().zip(&probes).enumerate() {
                 floors[n].push(queue_floor(&dir.join("queue-floor"), depth)?);
                 drains[n].push(deep_queue(root, probe, depth)?);
@@ -316,7 +324,7 @@ fn measure_eos(
                 rate / first_rate,
                 head / first_head,
                 floor / first_floor,
-                options.rounds
+                options.deep_rounds
             ))?;
             deep.insert(depth.to_string(), json!(rate));
             deep_head.insert(depth.to_string(), json!(head));
@@ -329,8 +337,8 @@ fn measure_eos(
     }
 
     if many {
-        // The sink has handled `sent` (throughput rounds) and `messages` (syscalls) so far.
-        let handled = sent + options.messages;
+        // The sink has handled `sent` (throughput rounds) and the syscall run's so far.
+        let handled = sent + syscall_messages;
         let (without, with) = rules_cost(root, options.messages, handled)?;
         out.say(format!(
             "debugging cost:    with 50 fault rules and 10 invariants {with:.0} msgs/s against \
@@ -346,7 +354,7 @@ fn measure_eos(
 
     if many {
         // rules_cost sent it twice `messages` and one more.
-        let before = sent + 3 * options.messages + 1;
+        let before = sent + syscall_messages + 2 * options.messages + 1;
         let (without, with, lag) = git_cost(root, dir, options.messages, before)?;
         out.say(format!(
             "git history:       {with:.0} msgs/s with `eos history --git --follow` committing \

@@ -328,7 +328,16 @@ fn the_demo_runs_and_cleans_up() {
 #[test]
 fn the_benchmark_reports_every_figure() {
     let out = Command::new(bin("eos"))
-        .args(["--json", "bench", "--round-trips", "20", "--messages", "20"])
+        .args([
+            "--json",
+            "bench",
+            "--round-trips",
+            "20",
+            "--messages",
+            "20",
+            "--rounds",
+            "3",
+        ])
         .args(["--deep", "20,40", "--actors", "3", "--idle", "200ms"])
         .args(["--tree", "10", "--one-for-all", "4"])
         .output()
