@@ -137,6 +137,8 @@ struct Waiting {
     id: String,
     /// Being handled now (`current`), or waiting.
     handling: bool,
+    /// In its actor's spool; not yet: still in `send/`.
+    routed: bool,
     paused: bool,
     message: Value,
     /// A timer: how long until it is due (ms; negative: overdue).
@@ -144,9 +146,21 @@ struct Waiting {
     due_in_ms: Option<i64>,
 }
 
+/// How long `eos pending` lets the supervisor route what was just sent. Routing takes
+/// microseconds, but mail for a busy actor may wait in `send/` for its answer (milliseconds).
+const ROUTING: Duration = Duration::from_millis(250);
+
 /// Everything waiting, system-wide: what each actor is handling, then the pending messages in
-/// the order `eos step` would deliver them (names carry the routing sequence).
+/// the order `eos step` would deliver them (names carry the routing sequence), then what was
+/// sent and is not routed yet.
 pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
+    if system::running(root).is_some() {
+        // What is in `send/` now gets routed first, so that the list is the queues' order.
+        let sent = in_send(root);
+        poll::until(ROUTING, || {
+            (!in_send(root).iter().any(|s| sent.contains(s))).then_some(())
+        });
+    }
     let all_paused = root.paused_file().exists();
     let mut handling = Vec::new();
     let mut waiting = Vec::new();
@@ -163,6 +177,7 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
                 id: message_id(&message, layout::CURRENT),
                 file: layout::CURRENT.into(),
                 handling: true,
+                routed: true,
                 paused,
                 message,
                 due_in_ms: None,
@@ -181,6 +196,7 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
                 message,
                 file,
                 handling: false,
+                routed: true,
                 due_in_ms,
                 paused,
             });
@@ -190,7 +206,35 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
     waiting.sort_by(|a, b| {
         mailbox::system_order((a.actor.as_str(), &a.file), (b.actor.as_str(), &b.file))
     });
-    let all: Vec<&Waiting> = handling.iter().chain(&waiting).collect();
+    let unrouted = super::doctor::unrouted(root);
+    // Sent and not routed yet (or not routed at all: those `unrouted` says why of): they come
+    // after everything routed, in the order they were sent.
+    let mut sent = Vec::new();
+    for (name, actor, named_id) in in_send(root) {
+        let file = format!("send/{name}");
+        if unrouted.iter().any(|u| u.file == file) {
+            continue;
+        }
+        // As it will be delivered: plain JSON is wrapped in an envelope when it is routed.
+        let message = fsio::read_json::<Value>(&root.send_dir().join(&name))
+            .ok()
+            .map(|raw| crate::envelope::normalize(raw.clone(), &named_id).map_or(raw, |(e, _)| e))
+            .unwrap_or(Value::Null);
+        let paused = all_paused || root.actor(&actor).paused_file().exists();
+        sent.push(Waiting {
+            id: message["id"]
+                .as_str()
+                .map_or_else(|| named_id.to_string(), str::to_owned),
+            actor,
+            file,
+            handling: false,
+            routed: false,
+            paused,
+            message,
+            due_in_ms: None,
+        });
+    }
+    let all: Vec<&Waiting> = handling.iter().chain(&waiting).chain(&sent).collect();
     out.data(&all)?;
     if out.json_mode() {
         return Ok(ExitCode::SUCCESS);
@@ -204,12 +248,15 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
             format!("the system is paused{by} (eos resume)"),
         ))?;
     }
-    let unrouted = super::doctor::unrouted(root);
     if all.is_empty() && unrouted.is_empty() {
         out.say("nothing is waiting")?;
     }
     for item in &all {
-        let what = if item.handling { "handling" } else { "waiting" };
+        let what = match (item.handling, item.routed) {
+            (true, _) => "handling",
+            (false, true) => "waiting",
+            (false, false) => "sent",
+        };
         let paused = if item.paused && !all_paused {
             match paused_by(&root.actor(&item.actor).paused_file()) {
                 Some(by) => format!(" (paused by {by})"),
@@ -222,6 +269,7 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
         let paused = match item.due_in_ms {
             Some(ms) if ms > 0 => format!("{paused} (timer, due in {:.1}s)", ms as f64 / 1000.0),
             Some(_) => format!("{paused} (timer, due)"),
+            None if !item.routed => format!("{paused} (not routed yet)"),
             None => paused,
         };
         out.say(format!(
@@ -245,6 +293,29 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
         ))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The message files in `send/` (valid names only), oldest first, with their receivers and the
+/// ids their names give.
+fn in_send(root: &Root) -> Vec<(String, ActorId, MessageId)> {
+    let Ok(entries) = fs::read_dir(root.send_dir()) else {
+        return Vec::new();
+    };
+    let mut found: Vec<_> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let (actor, id) = layout::parse_send_name(&name).ok()??;
+            let sent = e.metadata().and_then(|m| m.modified()).ok();
+            Some((sent, name, actor, id))
+        })
+        .collect();
+    found.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    found
+        .into_iter()
+        .map(|(_, name, actor, id)| (name, actor, id))
+        .collect()
 }
 
 /// A waiting message's id: in its envelope, or from its file's name.

@@ -476,3 +476,59 @@ fn the_order_matters_walkthrough_runs_as_the_readme_shows() {
     }
     assert!(sys.eos(&["shutdown"]).status.success());
 }
+
+#[test]
+fn pending_lists_what_was_sent_and_is_not_routed_yet_last() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("a", &counter_sh(), &[]);
+    ok(&sys.eos(&["pause"]));
+    sys.send("a", "first", r#"{"n": 1}"#);
+    wait_pending(&sys, "a", 1);
+    // With no supervisor (killed: everything stays), mail stays in `send/` until one starts.
+    sys.kill9();
+    sys.send("a", "second", r#"{"n": 2}"#);
+    sys.send("nobody-yet", "third", r#"{"n": 3}"#);
+    let pending = json_of(&sys.eos(&["--json", "pending"]));
+    let rows: Vec<(&str, &str, bool)> = pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap(),
+                p["file"].as_str().unwrap(),
+                p["routed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "{pending}");
+    assert_eq!(rows[0].0, "first");
+    assert!(rows[0].2, "{pending}");
+    assert_eq!(
+        rows[1..],
+        [
+            ("second", "send/a::second.json", false),
+            ("third", "send/nobody-yet::third.json", false)
+        ]
+    );
+    let text = ok(&sys.eos(&["pending"]));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("sent") && l.contains("second") && l.contains("not routed yet")),
+        "{text}"
+    );
+
+    // Once the supervisor is back, it is routed and waits in its spool like the first.
+    sys.start();
+    wait_pending(&sys, "a", 2);
+    let pending = json_of(&sys.eos(&["--json", "pending"]));
+    assert!(
+        pending
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["routed"] == true),
+        "{pending}"
+    );
+}
