@@ -35,8 +35,10 @@ pub const REPLAYING: &str = "replaying";
 const PID_FILE: &str = ".pid";
 const LOCK_FILE: &str = ".lock";
 const SCRATCH: &str = ".scratch";
-const SPAWN: &str = "spawn";
-const SEND: &str = "send";
+/// The root's folder of spawn requests.
+pub const SPAWN: &str = "spawn";
+/// The root's folder of outgoing messages.
+pub const SEND: &str = "send";
 const RUNNING: &str = "running";
 const DEAD: &str = "dead";
 const CONTROL: &str = "control";

@@ -211,7 +211,7 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
     // after everything routed, in the order they were sent.
     let mut sent = Vec::new();
     for (name, actor, named_id) in in_send(root) {
-        let file = format!("send/{name}");
+        let file = format!("{}/{name}", layout::SEND);
         if unrouted.iter().any(|u| u.file == file) {
             continue;
         }

@@ -55,7 +55,11 @@ const STUCK: Duration = Duration::from_secs(5);
 /// The files in `send/` and `spawn/` that the supervisor will not route or spawn, with why.
 pub fn unrouted(root: &Root) -> Vec<Unrouted> {
     let mut found = Vec::new();
-    for (dir, prefix) in [(root.send_dir(), "send/"), (root.spawn_dir(), "spawn/")] {
+    for (dir, folder) in [
+        (root.send_dir(), layout::SEND),
+        (root.spawn_dir(), layout::SPAWN),
+    ] {
+        let prefix = format!("{folder}/");
         let Ok(entries) = fs::read_dir(&dir) else {
             continue;
         };
@@ -82,7 +86,7 @@ pub fn unrouted(root: &Root) -> Vec<Unrouted> {
                 });
                 continue;
             }
-            let named = if prefix == "send/" {
+            let named = if folder == layout::SEND {
                 match layout::parse_send_name(name) {
                     Ok(Some(_)) => true,
                     Ok(None) => {
