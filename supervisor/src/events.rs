@@ -54,7 +54,7 @@ pub enum Change {
     Left,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Event {
     Signal(Signal),
     File {

@@ -560,9 +560,9 @@ mod tests {
             ActorId::parse("idle").unwrap(),
         );
         let waits = |id: &ActorId| (*id == busy).then_some(t + us(900));
-        let mail = file(Watched::Send, "busy::m1.json", Change::Arrived);
+        let mail = || file(Watched::Send, "busy::m1.json", Change::Arrived);
         let kept = [
-            mail,
+            mail(),
             file(Watched::Actor(busy.clone()), layout::STATE, Change::Arrived),
             file(
                 Watched::Spool(busy.clone()),
@@ -593,7 +593,7 @@ mod tests {
             Event::Signal(nix::sys::signal::Signal::SIGCHLD),
         ];
         for event in not_kept {
-            let batch = [kept[0].clone(), event];
+            let batch = [mail(), event];
             assert_eq!(can_wait(&batch, waits), None, "{:?}", batch[1]);
         }
     }

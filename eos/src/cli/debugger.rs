@@ -174,7 +174,7 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
             let message = read(layout::CURRENT);
             handling.push(Waiting {
                 actor: id.clone(),
-                id: message_id(&message, layout::CURRENT),
+                id: message_id(&message, layout::pending_message_id(layout::CURRENT)),
                 file: layout::CURRENT.into(),
                 handling: true,
                 routed: true,
@@ -192,7 +192,7 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
                 .map(|due| due as i64 - now_ms as i64);
             waiting.push(Waiting {
                 actor: id.clone(),
-                id: message_id(&message, &file),
+                id: message_id(&message, layout::pending_message_id(&file)),
                 message,
                 file,
                 handling: false,
@@ -222,9 +222,7 @@ pub fn pending(root: &Root, out: &Output) -> Result<ExitCode> {
             .unwrap_or(Value::Null);
         let paused = all_paused || root.actor(&actor).paused_file().exists();
         sent.push(Waiting {
-            id: message["id"]
-                .as_str()
-                .map_or_else(|| named_id.to_string(), str::to_owned),
+            id: message_id(&message, Some(named_id)),
             actor,
             file,
             handling: false,
@@ -318,11 +316,11 @@ fn in_send(root: &Root) -> Vec<(String, ActorId, MessageId)> {
         .collect()
 }
 
-/// A waiting message's id: in its envelope, or from its file's name.
-fn message_id(message: &Value, file: &str) -> String {
+/// A waiting message's id: in its envelope, or the one its file's name gives (`named`).
+fn message_id(message: &Value, named: Option<MessageId>) -> String {
     message["id"]
         .as_str()
         .map(str::to_owned)
-        .or_else(|| layout::pending_message_id(file).map(String::from))
+        .or_else(|| named.map(String::from))
         .unwrap_or_else(|| "?".into())
 }
