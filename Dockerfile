@@ -12,9 +12,12 @@ COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY eos eos
 COPY supervisor supervisor
 COPY script-actor script-actor
+COPY eos-lsp eos-lsp
 # The demo embeds the playground's scripts.
 COPY playground playground
-RUN cargo build --release --locked -p eos -p supervisor -p script-actor --bins \
+# The language server on its own: built with the others, its Rune feature would be in all.
+RUN cargo build --release --locked \
+    && cargo build --release --locked -p eos-lsp \
     && ./target/release/eos man --dir /src/man
 
 FROM debian:bookworm-slim AS runtime

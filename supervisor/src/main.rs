@@ -126,7 +126,7 @@ fn init_logging(cli: &Cli) {
             writeln!(
                 buf,
                 "{} {:<5} {}",
-                buf.timestamp_millis(),
+                eos::clock::format(eos::clock::now_us()),
                 record.level(),
                 record.args()
             )

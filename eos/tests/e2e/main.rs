@@ -13,7 +13,6 @@ mod crash;
 mod debugger;
 mod delivery;
 mod devcontainer;
-mod editor;
 mod explore;
 mod faults;
 mod hardening;

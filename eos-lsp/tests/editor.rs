@@ -1,14 +1,15 @@
 //! The editor's side: `eos-lsp`, Rune's language server with EOS's context, spoken to over
 //! LSP as an editor does.
 
+// Tests may stop at the first surprise.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-
-use crate::support::*;
 
 struct Lsp {
     stdin: ChildStdin,
@@ -38,7 +39,7 @@ fn read_message(out: &mut BufReader<ChildStdout>) -> Option<Value> {
 
 impl Lsp {
     fn start() -> Self {
-        let mut child = Command::new(bin("eos-lsp"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_eos-lsp"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -103,7 +104,7 @@ impl Drop for Lsp {
 
 #[test]
 fn the_language_server_knows_what_scripts_can_call_and_flags_what_they_cannot() {
-    let version = std::process::Command::new(bin("eos-lsp"))
+    let version = std::process::Command::new(env!("CARGO_BIN_EXE_eos-lsp"))
         .arg("--version")
         .output()
         .unwrap();
