@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod numbers;
 pub mod pidfd;
 pub mod programs;
+pub mod rest;
 pub mod rng;
 pub mod schedule;
 pub mod sdk;

@@ -315,6 +315,8 @@ impl Actor {
                 Some(wait) => PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX),
                 None => PollTimeout::NONE,
             };
+            // Waiting for mail: what only starting needed is given back (once).
+            crate::rest::first_rest();
             let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
             if let Some(w) = &watcher {
                 fds.push(PollFd::new(w.inotify.as_fd(), PollFlags::POLLIN));
