@@ -162,8 +162,15 @@ fn run(cli: Cli) -> Result<()> {
         .parent()
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
-    let context = script_actor::context(id.as_str(), &script_dir, Some(dir.clone()))?;
-    let runtime = Arc::new(context.runtime()?);
+    // The compile-time context is large and building it is most of a start: the one built
+    // for the runtime also compiles the first version; later ones are built when it changes.
+    let first = script_actor::context(id.as_str(), &script_dir, Some(dir.clone()))?;
+    let runtime = Arc::new(first.runtime()?);
+    let first = std::cell::Cell::new(Some(first));
+    let context = || match first.take() {
+        Some(context) => Ok(context),
+        None => script_actor::context(id.as_str(), &script_dir, Some(dir.clone())),
+    };
     let limits = Limits {
         budget: cli.budget,
         memory: cli.memory,
@@ -224,7 +231,7 @@ fn run(cli: Cli) -> Result<()> {
 
 /// Recompiles the script if it changed, and tells a person about it: the actor's log, and
 /// `problem.txt` while the file on disk does not compile.
-fn refresh(script: &mut Script, context: &Context, dir: &ActorDir) {
+fn refresh(script: &mut Script, context: &dyn Fn() -> Result<Context>, dir: &ActorDir) {
     match script.refresh(context) {
         Refresh::Unchanged => {}
         Refresh::Compiled => {

@@ -53,14 +53,19 @@ impl Script {
         }
     }
 
-    /// Compiles the script if the file changed since the last look.
-    pub fn refresh(&mut self, context: &Context) -> Refresh {
+    /// Compiles the script if the file changed since the last look, with the context
+    /// `context` makes: it is built only then, and dropped after (it is large, and a script
+    /// rarely changes).
+    pub fn refresh(&mut self, context: impl FnOnce() -> anyhow::Result<Context>) -> Refresh {
         let now = stamp(&self.path);
         if now.is_some() && now == self.seen {
             return Refresh::Unchanged;
         }
         self.seen = now;
-        match compile(context, &self.path) {
+        let compiled = context()
+            .map_err(|e| format!("cannot prepare the script's context: {e:#}"))
+            .and_then(|context| compile(&context, &self.path));
+        match compiled {
             Ok(compiled) => {
                 self.compiled = Some(Arc::new(compiled));
                 self.problem = None;
