@@ -87,6 +87,8 @@ impl Signaller for Usr1<'_> {
 pub struct Registry {
     actors: BTreeMap<ActorId, Actor>,
     by_pid: HashMap<u32, ActorId>,
+    /// The last actor [`Registry::next_round`] gave: the next round starts after it.
+    round_after: Option<ActorId>,
 }
 
 impl Registry {
@@ -118,6 +120,16 @@ impl Registry {
 
     pub fn ids(&self) -> Vec<ActorId> {
         self.actors.keys().cloned().collect()
+    }
+
+    /// The next `most` actors in id order, after the last ones this gave, wrapping around: so
+    /// that successive rounds look at every actor in turn, each round at no more than `most`.
+    pub fn next_round(&mut self, most: usize) -> Vec<ActorId> {
+        let round = next_round(&self.actors, self.round_after.as_ref(), most);
+        if let Some(last) = round.last() {
+            self.round_after = Some(last.clone());
+        }
+        round
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Actor> {
@@ -161,5 +173,40 @@ impl Registry {
     pub fn known(&self) -> String {
         let known: Vec<&str> = self.actors.keys().map(ActorId::as_str).collect();
         known.join(", ")
+    }
+}
+
+/// The next `most` keys of `map` after `after`, wrapping around to the first, each at most
+/// once.
+fn next_round<K: Ord + Clone, V>(map: &BTreeMap<K, V>, after: Option<&K>, most: usize) -> Vec<K> {
+    use std::ops::Bound::{Excluded, Unbounded};
+    let later = match after {
+        Some(key) => map.range::<K, _>((Excluded(key), Unbounded)),
+        None => map.range::<K, _>(..),
+    };
+    let earlier = map.keys().take_while(|k| after.is_some_and(|a| *k <= a));
+    later
+        .map(|(k, _)| k)
+        .chain(earlier)
+        .take(most)
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_look_at_every_key_in_turn_and_wrap_around() {
+        let map: BTreeMap<u32, ()> = (1..=5).map(|k| (k, ())).collect();
+        assert_eq!(next_round(&map, None, 2), [1, 2]);
+        assert_eq!(next_round(&map, Some(&2), 2), [3, 4]);
+        assert_eq!(next_round(&map, Some(&4), 2), [5, 1]);
+        // More than there are: each once.
+        assert_eq!(next_round(&map, Some(&3), 10), [4, 5, 1, 2, 3]);
+        // The last one given is gone: the round goes on after where it was.
+        assert_eq!(next_round(&map, Some(&0), 2), [1, 2]);
+        assert!(next_round(&BTreeMap::<u32, ()>::new(), Some(&3), 2).is_empty());
     }
 }

@@ -769,10 +769,11 @@ impl Supervisor {
     }
 
     /// Scans every actor's spawn folder (the rescan).
-    pub(crate) fn scan_children_requests(&mut self) {
-        for id in self.registry.ids() {
-            for name in sorted_names(&self.root.actor(&id).spawn_dir()) {
-                self.child_request(&id, &name, Origin::Scan);
+    /// Looks for the spawn requests of the actors `ids` (for children of their own).
+    pub(crate) fn scan_children_requests(&mut self, ids: &[ActorId]) {
+        for id in ids {
+            for name in sorted_names(&self.root.actor(id).spawn_dir()) {
+                self.child_request(id, &name, Origin::Scan);
             }
         }
     }

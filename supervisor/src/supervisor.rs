@@ -65,6 +65,12 @@ pub(crate) fn base_policy(slow_motion: Option<Duration>) -> Box<dyn Policy> {
     }
 }
 
+/// How many actors' folders the periodic rescan looks at, in turn: file events tell of every
+/// change as it happens, and an overflow of their queue rescans everything, so the tick only
+/// catches what was missed; with thousands of idle actors, looking at every folder every tick
+/// would be most of what the supervisor does.
+const RECONCILED_PER_TICK: usize = 50;
+
 /// How the supervisor stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -181,7 +187,7 @@ impl Supervisor {
                 self.current_done(&id, None);
             }
             if Instant::now() >= next_tick {
-                self.rescan();
+                self.look_around(Some(RECONCILED_PER_TICK));
                 next_tick = Instant::now() + self.config.tick;
             }
         }
@@ -1344,12 +1350,24 @@ impl Supervisor {
     /// Looks at everything again: new spawn requests, messages in `send/`, dead letters, pauses,
     /// and each actor's spool (files a person added, removed or renamed; a `current` deleted
     /// without our noticing).
+    /// Looks at everything on disk, every actor's folder included: at start, when the event
+    /// queue overflowed, and when asked (SIGHUP, SIGUSR2).
     pub(crate) fn rescan(&mut self) {
+        self.look_around(None);
+    }
+
+    /// Looks at the root's folders, and at the folders of `actors` of them (all when `None`)
+    /// in turn.
+    fn look_around(&mut self, actors: Option<usize>) {
         // What this turn routed is in the spools first, or the listing of `send/` would route
         // it again.
         self.settle_routed();
+        let ids = match actors {
+            Some(most) => self.registry.next_round(most),
+            None => self.registry.ids(),
+        };
         self.scan_spawn_dir();
-        self.scan_children_requests();
+        self.scan_children_requests(&ids);
         self.scan_send_dir();
         self.settle_routed();
         self.intake.rescan(&mut self.history);
@@ -1358,8 +1376,8 @@ impl Supervisor {
         if self.policy.is_paused(None) != all {
             self.paused(None, if all { Change::Arrived } else { Change::Left });
         }
-        for id in self.registry.ids() {
-            self.reconcile(&id);
+        for id in &ids {
+            self.reconcile(id);
         }
         let queues: Vec<(String, u64)> = self
             .registry
