@@ -80,6 +80,24 @@ struct Browser {
 }
 
 impl Browser {
+    /// Whether Chromium and chromedriver are installed. Where they are not, a browser test is
+    /// skipped with a line that says so, except in CI (`CI` set), which installs them: there
+    /// their absence fails the test.
+    fn available() -> bool {
+        if programs_on_path("chromedriver") && programs_on_path("chromium") {
+            return true;
+        }
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromium and chromedriver are missing (CI installs them: see .ci/run)"
+        );
+        eprintln!(
+            "skipped: the browser test needs chromium and chromedriver \
+             (apt-get install chromium chromium-driver)"
+        );
+        false
+    }
+
     fn start() -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -231,6 +249,9 @@ pub fn handle(state, msg) {
 
 #[test]
 fn the_bank_in_the_browser_click_deliver_edit_and_a_screenshot() {
+    if !Browser::available() {
+        return;
+    }
     let mut sys = System::new();
     sys.start();
     let bank = sys.script("bank.rn", BANK);
@@ -337,4 +358,15 @@ fn the_bank_in_the_browser_click_deliver_edit_and_a_screenshot() {
     let png = browser.screenshot();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     std::fs::write(sys.path("../bank.png"), &png).unwrap();
+}
+
+/// Whether `name` is an executable file in a folder of `PATH`.
+fn programs_on_path(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
 }
