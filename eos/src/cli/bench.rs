@@ -21,8 +21,9 @@
 //!
 //! Once, on the first filesystem: supervision (a tree of 1,000 actors applied from a file, time
 //! until all run; a one_for_all restart of 100 children, time until all run again); 1,000
-//! script actors spawned (seconds until each has handled a
-//! message, memory per actor, the supervisor's CPU while they all sit idle).
+//! script actors spawned (seconds until each has handled a message, memory per actor, the
+//! supervisor's CPU while they all sit idle); 100 Rust actors on the SDK (memory per actor,
+//! when the example `tally` is built).
 
 use std::fs;
 use std::io::{Read, Seek};
@@ -57,6 +58,9 @@ pub fn handle(state, msg) {
     state
 }
 "#;
+
+/// How many SDK actors the memory row measures.
+const SDK_ACTORS: u32 = 100;
 
 const SINK: &str = "pub fn init() { #{ count: 0 } }\npub fn handle(s, m) { s.count += 1; s }\n";
 
@@ -413,6 +417,21 @@ fn measure_eos(
             options.idle
         ))?;
         figures["many_actors"] = many;
+        match sdk_actors(root, SDK_ACTORS)? {
+            Some((rss, pss)) => {
+                out.say(format!(
+                    "SDK actors:        {SDK_ACTORS} Rust actors on the SDK (`tally`), each \
+                     given a message: {rss:.1} MiB RSS ({pss:.1} MiB PSS) per actor"
+                ))?;
+                figures["sdk_actors"] = json!({
+                    "actors": SDK_ACTORS, "rss_mib_per_actor": rss, "pss_mib_per_actor": pss,
+                });
+            }
+            None => out.say(
+                "SDK actors:        skipped: build the SDK's example actor with \
+                 `cargo build --release --example tally`",
+            )?,
+        }
         // A checkpoint of all of them.
         let start = Instant::now();
         super::checkpoint::take(root, &Output::quiet(), "bench")?;
@@ -947,14 +966,46 @@ fn many_actors(root: &Root, dir: &Path, count: u32, idle: Duration) -> Result<Va
     let script = dir.join("many.rn");
     fs::write(&script, SINK)?;
     let runner = locate::program("script-actor")?;
-    let ids: Vec<ActorId> = (0..count)
-        .map(|n| actor(&format!("many-{n}")))
-        .collect::<Result<_>>()?;
+    let args = vec![script.to_string_lossy().into_owned()];
     let start = Instant::now();
+    let ids = spawn_many(root, "many", &runner, &args, count)?;
+    for id in &ids {
+        wait_state(root, id.as_str(), |s| s["count"] == 1)?;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let (rss, pss) = memory(root, &ids);
+    let supervisor = system::require(root)?.pidfd.pid();
+    let cpu_before = cpu_ticks(supervisor);
+    std::thread::sleep(idle);
+    let cpu = cpu_ticks(supervisor).saturating_sub(cpu_before);
+    let ticks_per_s = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    Ok(json!({
+        "actors": count,
+        "seconds": seconds,
+        "rss_mib_per_actor": rss,
+        "pss_mib_per_actor": pss,
+        "supervisor_idle_cpu_percent": cpu as f64 / ticks_per_s / idle.as_secs_f64() * 100.0,
+    }))
+}
+
+/// Spawns `count` actors `PREFIX-N` running `program` with `args`, each sent one message.
+fn spawn_many(
+    root: &Root,
+    prefix: &str,
+    program: &Path,
+    args: &[String],
+    count: u32,
+) -> Result<Vec<ActorId>> {
+    let ids: Vec<ActorId> = (0..count)
+        .map(|n| actor(&format!("{prefix}-{n}")))
+        .collect::<Result<_>>()?;
     for id in &ids {
         let request = SpawnRequest {
-            path: runner.to_string_lossy().into_owned(),
-            args: vec![script.to_string_lossy().into_owned()],
+            path: program.to_string_lossy().into_owned(),
+            args: args.to_vec(),
             id: Some(id.clone()),
             state: None,
             ..SpawnRequest::default()
@@ -968,34 +1019,34 @@ fn many_actors(root: &Root, dir: &Path, count: u32, idle: Duration) -> Result<Va
         .ok_or_else(|| anyhow!("{id} was not spawned"))?;
         send(root, id, json!(1))?;
     }
-    for id in &ids {
-        wait_state(root, id.as_str(), |s| s["count"] == 1)?;
-    }
-    let seconds = start.elapsed().as_secs_f64();
+    Ok(ids)
+}
+
+/// The mean RSS and PSS of the actors' processes, in MiB.
+fn memory(root: &Root, ids: &[ActorId]) -> (f64, f64) {
     let (mut rss, mut pss) = (0.0, 0.0);
-    for id in &ids {
+    for id in ids {
         let pid = fs::read_to_string(root.actor(id).pid_file()).unwrap_or_default();
         let rollup =
             fs::read_to_string(format!("/proc/{}/smaps_rollup", pid.trim())).unwrap_or_default();
         rss += kib(&rollup, "Rss:");
         pss += kib(&rollup, "Pss:");
     }
-    let supervisor = system::require(root)?.pidfd.pid();
-    let cpu_before = cpu_ticks(supervisor);
-    std::thread::sleep(idle);
-    let cpu = cpu_ticks(supervisor).saturating_sub(cpu_before);
-    let ticks_per_s = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .unwrap_or(100) as f64;
-    let per = |kib: f64| kib / 1024.0 / f64::from(count);
-    Ok(json!({
-        "actors": count,
-        "seconds": seconds,
-        "rss_mib_per_actor": per(rss),
-        "pss_mib_per_actor": per(pss),
-        "supervisor_idle_cpu_percent": cpu as f64 / ticks_per_s / idle.as_secs_f64() * 100.0,
-    }))
+    let per = |kib: f64| kib / 1024.0 / ids.len().max(1) as f64;
+    (per(rss), per(pss))
+}
+
+/// The memory of Rust actors on the SDK at rest: `count` of the SDK's example actor `tally`,
+/// each given a message. `None` when the example is not built.
+fn sdk_actors(root: &Root, count: u32) -> Result<Option<(f64, f64)>> {
+    let Some(tally) = crate::programs::eos_program("examples/tally") else {
+        return Ok(None);
+    };
+    let ids = spawn_many(root, "sdk", &tally, &[], count)?;
+    for id in &ids {
+        wait_state(root, id.as_str(), |s| s["count"] == 1)?;
+    }
+    Ok(Some(memory(root, &ids)))
 }
 
 /// A `Field:   123 kB` line's number.
