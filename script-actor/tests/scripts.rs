@@ -8,6 +8,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Whether a folder or file is no part of the repository's sources: hidden, or ignored by git
+/// (`target/`, and `eos-root/`, which the README's walkthroughs and the dev container make,
+/// with whatever invariants a person put there).
+fn not_source(name: &std::ffi::OsStr) -> bool {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let ignored = std::fs::read_to_string(repo.join(".gitignore")).unwrap_or_default();
+    let name = name.to_string_lossy();
+    name.starts_with('.') || ignored.lines().any(|l| l.trim().trim_matches('/') == name)
+}
+
 fn rune_files(dir: &Path, found: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -15,7 +25,7 @@ fn rune_files(dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
-        if name == "target" || name.to_string_lossy().starts_with('.') {
+        if not_source(&name) {
             continue;
         }
         if path.is_dir() {
@@ -37,7 +47,7 @@ fn invariant_dirs(dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in entries.flatten() {
         let path = entry.path();
         let name = entry.file_name();
-        if name == "target" || name.to_string_lossy().starts_with('.') || !path.is_dir() {
+        if not_source(&name) || !path.is_dir() {
             continue;
         }
         if name == "invariants" {
