@@ -65,10 +65,11 @@ pub(crate) fn base_policy(slow_motion: Option<Duration>) -> Box<dyn Policy> {
     }
 }
 
-/// How many actors' folders the periodic rescan looks at, in turn: file events tell of every
-/// change as it happens, and an overflow of their queue rescans everything, so the tick only
-/// catches what was missed; with thousands of idle actors, looking at every folder every tick
-/// would be most of what the supervisor does.
+/// How many actors' folders the periodic rescan looks at, in turn (besides those of the
+/// actors handling a message, looked at every tick): file events tell of every change as it
+/// happens, and an overflow of their queue rescans everything, so the tick only catches what
+/// was missed; with thousands of idle actors, looking at every folder every tick would be most
+/// of what the supervisor does.
 const RECONCILED_PER_TICK: usize = 50;
 
 /// How the supervisor stops.
@@ -1363,7 +1364,17 @@ impl Supervisor {
         // it again.
         self.settle_routed();
         let ids = match actors {
-            Some(most) => self.registry.next_round(most),
+            // And every actor handling a message: the end of its turn is what a missed event
+            // (an unwatched spool, past the kernel's limit of watches) would hold up.
+            Some(most) => {
+                let mut ids = self.registry.next_round(most);
+                let busy: Vec<ActorId> = (self.registry.iter())
+                    .filter(|a| !a.slot.is_free() && !ids.contains(&a.id))
+                    .map(|a| a.id.clone())
+                    .collect();
+                ids.extend(busy);
+                ids
+            }
             None => self.registry.ids(),
         };
         self.scan_spawn_dir();
