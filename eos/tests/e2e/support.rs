@@ -21,7 +21,7 @@ pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-/// The directory holding the workspace's binaries: `cargo test --workspace` builds all three
+/// The directory holding the workspace's binaries: `cargo test --release` builds all three
 /// beside each other (each package has an integration test, which makes Cargo build its
 /// binaries first).
 pub fn bin_dir() -> PathBuf {
@@ -37,7 +37,7 @@ pub fn bin(name: &str) -> PathBuf {
     let path = bin_dir().join(name);
     assert!(
         path.exists(),
-        "{} is missing: run the tests with `cargo test --workspace` (or nextest) so that every \
+        "{} is missing: run the tests with `cargo test --release` (or nextest) so that every \
          package's binaries are built",
         path.display()
     );
