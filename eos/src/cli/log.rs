@@ -82,7 +82,7 @@ impl Tail {
 
 fn show(out: &Output, entry: &Entry) -> Result<()> {
     if out.json_mode() {
-        println!("{}", serde_json::to_string(entry)?);
+        out.raw(serde_json::to_string(entry)? + "\n")?;
         return Ok(());
     }
     // The whole time, as `eos trace --since` takes it.

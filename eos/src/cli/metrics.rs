@@ -33,7 +33,7 @@ pub fn run(root: &Root, out: &Output, prometheus: bool) -> Result<ExitCode> {
         }
     }
     if prometheus {
-        print!("{}", exposition(&latest));
+        out.raw(exposition(&latest))?;
         return Ok(ExitCode::SUCCESS);
     }
     if !out.json_mode() {

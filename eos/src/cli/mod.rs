@@ -614,7 +614,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo => demo::run(&out),
         Command::Bench(options) => bench::run(&out, cli_root.as_deref(), &options),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "eos", &mut std::io::stdout());
+            // Into memory first: clap_complete panics when its writer fails (a closed pipe).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "eos", &mut script);
+            out.raw(String::from_utf8_lossy(&script))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man { dir } => man(&out, dir.as_deref()),

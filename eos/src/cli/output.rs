@@ -42,6 +42,15 @@ impl Output {
         writeln!(out, "{}", text.as_ref())
     }
 
+    /// Raw text on standard output (a drawing, a schedule, JSON lines, terminal codes),
+    /// whatever the mode. A closed pipe is an error the caller passes on (`eos trace | head`
+    /// ends quietly), where `print!` would panic.
+    pub fn raw(&self, text: impl AsRef<str>) -> io::Result<()> {
+        let mut out = io::stdout().lock();
+        out.write_all(text.as_ref().as_bytes())?;
+        out.flush()
+    }
+
     /// A warning for people, on standard error (also in JSON mode: it is not data).
     pub fn warn(&self, text: impl AsRef<str>) {
         let _ = writeln!(

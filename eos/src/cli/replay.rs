@@ -59,7 +59,7 @@ pub fn show(root: &Root, out: &Output, name: &str, into: Option<&Path>) -> Resul
             ))?;
         }
         None if out.json_mode() => {}
-        None => print!("{text}"),
+        None => out.raw(&text)?,
     }
     let lines: Vec<String> = steps.iter().map(ToString::to_string).collect();
     out.data(&json!({"checkpoint": name, "steps": lines}))?;

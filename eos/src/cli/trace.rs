@@ -89,7 +89,7 @@ pub fn run(root: &Root, out: &Output, options: Options) -> Result<ExitCode> {
                 path.display()
             ))?;
         }
-        None => print!("{drawing}"),
+        None => out.raw(drawing)?,
     }
     Ok(ExitCode::SUCCESS)
 }

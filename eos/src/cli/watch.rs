@@ -55,7 +55,7 @@ pub fn run(root: &Root, out: &Output, interval: Duration) -> Result<ExitCode> {
             let text = render(&snapshot);
             if live {
                 // Home, clear, draw: the view updates in place.
-                print!("\x1b[H\x1b[2J");
+                out.raw("\x1b[H\x1b[2J")?;
             }
             out.say(text)?;
             std::io::stdout().flush()?;

@@ -2,7 +2,7 @@
 //! parsed back.
 
 use std::fs;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use serde_json::json;
 
@@ -412,4 +412,47 @@ fn manual_pages_are_generated_for_every_command() {
         main.contains(".TH eos 1") && main.contains("spawn"),
         "{main}"
     );
+}
+
+/// `eos trace | head`: the reader goes away before the output is written.
+fn into_a_closed_pipe(sys: &System, args: &[&str]) -> std::process::Output {
+    let mut child = Command::new(bin("eos"))
+        .arg("--root")
+        .arg(&sys.root)
+        .args(args)
+        .env_remove("EOS_ROOT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn every_command_ends_quietly_on_a_closed_pipe() {
+    let mut sys = System::new();
+    sys.start();
+    sys.spawn("c", &counter_sh(), &[]);
+    for n in 0..50 {
+        sys.send("c", &format!("m{n}"), r#"{"inc": 1}"#);
+    }
+    wait_until("the counter has counted", || {
+        sys.state("c")["count"].as_i64() == Some(50)
+    });
+    for args in [
+        &["completions", "zsh"][..],
+        &["trace"],
+        &["log", "--json"],
+        &["metrics", "--prometheus"],
+    ] {
+        let out = into_a_closed_pipe(&sys, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "eos {args:?}: {:?}\n{stderr}",
+            out.status
+        );
+        assert!(!stderr.contains("panicked"), "eos {args:?}: {stderr}");
+    }
 }
