@@ -2,7 +2,7 @@
 //! parsed back.
 
 use std::fs;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::json;
 
@@ -416,15 +416,7 @@ fn manual_pages_are_generated_for_every_command() {
 
 /// `eos trace | head`: the reader goes away before the output is written.
 fn into_a_closed_pipe(sys: &System, args: &[&str]) -> std::process::Output {
-    let mut child = Command::new(bin("eos"))
-        .arg("--root")
-        .arg(&sys.root)
-        .args(args)
-        .env_remove("EOS_ROOT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = sys.eos_command(args).spawn().unwrap();
     drop(child.stdout.take());
     child.wait_with_output().unwrap()
 }

@@ -198,16 +198,24 @@ impl System {
         self.eos_with_stdin(args, "")
     }
 
-    pub fn eos_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        use std::io::Write;
-        let mut child = Command::new(bin("eos"))
+    /// `eos --root ROOT args...`, ready to run, its output piped.
+    pub fn eos_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(bin("eos"));
+        command
             .arg("--root")
             .arg(&self.root)
             .args(args)
             .env_remove("EOS_ROOT")
-            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    pub fn eos_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .eos_command(args)
+            .stdin(Stdio::piped())
             .spawn()
             .expect("run eos");
         child
